@@ -1,0 +1,60 @@
+#pragma once
+// Reply templates: one kainjow mustache file per category and language under a directory
+// (`<dir>/<lang>/<category>.mustache`), rendered as plain text (no HTML escaping).
+
+#include <expected>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace supportd::reply {
+
+/// Values a template may use: {{customer_name}}, {{subject}}, {{ticket}}, {{category}},
+/// {{category_name}}, {{language}}, {{support_address}}.
+struct reply_vars {
+  std::string customer_name;  // display name, or the local part of the address
+  std::string subject;        // original subject (decoded)
+  std::string ticket;         // e.g. "OK-20261122-000042"
+  std::string category;       // taxonomy id
+  std::string language;       // "zh" / "en"
+  std::string support_address;
+};
+
+struct template_error {
+  std::string file;
+  std::string message;
+};
+
+/// A rendered reply: first line of the template file may be "Subject: ..." (optional override,
+/// otherwise "Re: <original>"); the rest is the body.
+struct rendered_reply {
+  std::string body;
+  std::string template_name;  // "<lang>/<category>"
+  std::string template_version;  // short content hash of the template file
+};
+
+/// All templates of a directory, parsed and checked once; immutable.
+class template_set {
+ public:
+  /// Loads and validates every template; fails if any category of `categories` lacks a
+  /// template in a language of `languages`, or a template has a syntax error or unknown variable.
+  static std::expected<std::shared_ptr<const template_set>, std::vector<template_error>> load(
+      const std::filesystem::path& dir, const std::vector<std::string>& categories,
+      const std::vector<std::string>& languages = {"zh", "en"});
+
+  /// Renders category's template in `language` (falls back to "en", then to "general").
+  [[nodiscard]] std::expected<rendered_reply, template_error> render(
+      std::string_view category, std::string_view language, const reply_vars& vars) const;
+
+  struct entry;
+  explicit template_set(std::map<std::string, std::shared_ptr<const entry>> entries);
+  ~template_set();
+
+ private:
+  std::map<std::string, std::shared_ptr<const entry>> entries_;  // key "<lang>/<category>"
+};
+
+}  // namespace supportd::reply

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs every Debian package supportd needs to build, test and run its demo.
+# Idempotent: skips apt entirely when everything is already installed.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config git
+  libcurl4-openssl-dev libmimetic-dev libboost-dev libsqlitecpp-dev libsqlite3-dev
+  libtomlplusplus-dev libicu-dev libkainjow-mustache-dev libcli11-dev libsystemd-dev
+  nlohmann-json3-dev libgtest-dev libgmock-dev
+  dovecot-imapd python3-aiosmtpd sqlite3
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
