@@ -8,7 +8,10 @@
 
 #include "supportd/mime/message.hpp"
 
-namespace supportd::mime {
+namespace supportd::reply {
+
+using mime::header_field;
+using mime::mailbox;
 
 struct outgoing_message {
   mailbox from;
@@ -35,4 +38,4 @@ struct outgoing_message {
 /// Parses one address like `OKPay Support <support@okpay-wallet.example>`.
 [[nodiscard]] mailbox parse_mailbox(std::string_view text);
 
-}  // namespace supportd::mime
+}  // namespace supportd::reply
