@@ -2,6 +2,6 @@
 add_library(supportd_warnings INTERFACE)
 target_compile_options(supportd_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
-  -Woverloaded-virtual -Wconversion -Wsign-conversion -Wnull-dereference
+  -Woverloaded-virtual -Wconversion -Wsign-conversion
   -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
 add_library(supportd::warnings ALIAS supportd_warnings)

@@ -1,0 +1,59 @@
+#pragma once
+// The daemon's configuration file (TOML), parsed once into immutable settings.
+
+#include <chrono>
+#include <expected>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "supportd/mime/message.hpp"
+#include "supportd/transport/transport.hpp"
+
+namespace supportd::daemon {
+
+/// A config problem with its place, for check-config and startup errors.
+struct config_error {
+  std::string file;
+  int line = 0;
+  std::string message;
+  [[nodiscard]] std::string to_string() const;
+};
+
+struct imap_settings {
+  transport::endpoint endpoint;
+  std::chrono::seconds poll_interval{30};
+  std::size_t batch_size = 50;  // messages fetched per cycle step before delivering replies
+};
+
+struct smtp_settings {
+  transport::endpoint endpoint;
+  /// Envelope sender of auto-replies: "" sends MAIL FROM:<> as Sieve vacation does (RFC 3834 §4).
+  std::string envelope_from;
+};
+
+struct reply_settings {
+  mime::mailbox from;                   // From: of our replies
+  std::vector<std::string> addresses;   // all our own addresses, lower case
+  std::string message_id_domain;        // domain of our Message-IDs (default: from's domain)
+  /// RFC 5230 §4.5: answer only mail that names one of our addresses in To/Cc.
+  bool require_addressed = true;
+};
+
+struct settings {
+  std::filesystem::path source;  // the config file
+  imap_settings imap;
+  smtp_settings smtp;
+  reply_settings reply;
+  std::filesystem::path store_path;
+  std::filesystem::path rules_path;
+  std::filesystem::path templates_dir;
+  std::string log_level = "info";
+};
+
+/// Reads and validates a config file. Relative paths in it are relative to the file's folder.
+/// Passwords: `password_file` (relative names are looked up in $CREDENTIALS_DIRECTORY first),
+/// else `password_env` (an environment variable name).
+[[nodiscard]] std::expected<settings, config_error> load_settings(const std::filesystem::path& file);
+
+}  // namespace supportd::daemon

@@ -1,0 +1,58 @@
+#pragma once
+// One mailbox's work cycle: fetch new UIDs into the ledger, process pending messages, deliver
+// the outbox, flag finished messages. Blocking; runs on the service's worker thread.
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+#include "supportd/daemon/config.hpp"
+#include "supportd/daemon/pipeline.hpp"
+#include "supportd/store/store.hpp"
+#include "supportd/transport/transport.hpp"
+
+namespace supportd::daemon {
+
+struct cycle_report {
+  bool imap_ok = false;      // a full IMAP round trip succeeded (feeds the watchdog)
+  std::size_t fetched = 0;   // new UIDs noted
+  std::size_t processed = 0;
+  std::size_t replies_sent = 0;
+  std::size_t send_failures = 0;
+  std::size_t flagged = 0;
+  std::size_t quarantined = 0;
+};
+
+class poller {
+ public:
+  using runtime_source = std::function<std::shared_ptr<const runtime>()>;
+
+  /// `stop` ends a cycle after the message in hand.
+  poller(const settings& s, store::store& db, runtime_source current_runtime,
+         const std::atomic<bool>& stop);
+  ~poller();
+
+  /// One full cycle; never throws.
+  cycle_report run_cycle();
+
+  /// Processing attempts before a message is quarantined.
+  static constexpr int max_attempts = 3;
+
+ private:
+  void deliver_outbox(cycle_report& report);
+  void flag_finished(std::int64_t uidvalidity, cycle_report& report);
+  void process_pending(std::int64_t uidvalidity, cycle_report& report);
+
+  const settings& settings_;
+  store::store& db_;
+  runtime_source runtime_;
+  const std::atomic<bool>& stop_;
+  transport::imap_client imap_;
+  transport::smtp_client smtp_;
+  pipeline pipeline_;
+  bool imap_down_ = false;  // one log line per outage, not one per poll
+  bool smtp_down_ = false;
+};
+
+}  // namespace supportd::daemon

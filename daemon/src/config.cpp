@@ -1,0 +1,252 @@
+#include "supportd/daemon/config.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "supportd/reply/compose.hpp"
+
+namespace supportd::daemon {
+
+std::string config_error::to_string() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line);
+  return out + ": " + message;
+}
+
+namespace {
+
+struct reader {
+  std::filesystem::path file;
+  std::filesystem::path dir;
+
+  config_error error_at(const toml::node* node, std::string message) const {
+    int line = node ? static_cast<int>(node->source().begin.line) : 0;
+    return {file.string(), line, std::move(message)};
+  }
+
+  std::expected<std::string, config_error> string(const toml::table& t, std::string_view key,
+                                                  std::string fallback) const {
+    const toml::node* n = t.get(key);
+    if (!n) return fallback;
+    if (auto v = n->value<std::string>()) return *v;
+    return std::unexpected(error_at(n, "'" + std::string(key) + "' must be a string"));
+  }
+
+  std::expected<std::int64_t, config_error> integer(const toml::table& t, std::string_view key,
+                                                    std::int64_t fallback, std::int64_t min,
+                                                    std::int64_t max) const {
+    const toml::node* n = t.get(key);
+    if (!n) return fallback;
+    auto v = n->value<std::int64_t>();
+    if (!v) return std::unexpected(error_at(n, "'" + std::string(key) + "' must be an integer"));
+    if (*v < min || *v > max)
+      return std::unexpected(error_at(n, "'" + std::string(key) + "' must be between " +
+                                             std::to_string(min) + " and " + std::to_string(max)));
+    return *v;
+  }
+
+  std::expected<bool, config_error> boolean(const toml::table& t, std::string_view key,
+                                            bool fallback) const {
+    const toml::node* n = t.get(key);
+    if (!n) return fallback;
+    if (auto v = n->value<bool>()) return *v;
+    return std::unexpected(error_at(n, "'" + std::string(key) + "' must be true or false"));
+  }
+
+  std::filesystem::path resolve(const std::string& p) const {
+    std::filesystem::path path(p);
+    return path.is_absolute() ? path : dir / path;
+  }
+
+  /// Reads a secret: password_file, else password_env; never logged.
+  std::expected<std::string, config_error> password(const toml::table& t) const {
+    auto file_name = string(t, "password_file", "");
+    if (!file_name) return std::unexpected(file_name.error());
+    auto env_name = string(t, "password_env", "");
+    if (!env_name) return std::unexpected(env_name.error());
+    if (!file_name->empty()) {
+      std::filesystem::path p(*file_name);
+      // systemd LoadCredential= puts secrets under $CREDENTIALS_DIRECTORY.
+      if (const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
+          creds && p.is_relative() && std::filesystem::exists(std::filesystem::path(creds) / p))
+        p = std::filesystem::path(creds) / p;
+      else
+        p = resolve(*file_name);
+      std::ifstream in(p, std::ios::binary);
+      if (!in)
+        return std::unexpected(error_at(t.get("password_file"),
+                                        "cannot read password_file " + p.string()));
+      std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+      return secret;
+    }
+    if (!env_name->empty()) {
+      const char* v = std::getenv(env_name->c_str());
+      if (!v)
+        return std::unexpected(error_at(t.get("password_env"),
+                                        "environment variable " + *env_name + " is not set"));
+      return std::string(v);
+    }
+    return std::string();
+  }
+
+  std::expected<transport::endpoint, config_error> endpoint(const toml::table& root,
+                                                            std::string_view section,
+                                                            std::string_view schemes) const {
+    const toml::table* t = root[section].as_table();
+    if (!t)
+      return std::unexpected(
+          config_error{file.string(), 0, "missing [" + std::string(section) + "] section"});
+    transport::endpoint ep;
+    auto url = string(*t, "url", "");
+    if (!url) return std::unexpected(url.error());
+    if (url->empty())
+      return std::unexpected(error_at(t, "[" + std::string(section) + "] url is required"));
+    auto scheme = url->substr(0, url->find("://"));
+    if (url->find("://") == std::string::npos ||
+        (std::string(" ") + std::string(schemes) + " ").find(" " + scheme + " ") ==
+            std::string::npos)
+      return std::unexpected(
+          error_at(t->get("url"), "url must start with one of: " + std::string(schemes)));
+    ep.url = *url;
+    auto user = string(*t, "user", "");
+    if (!user) return std::unexpected(user.error());
+    ep.user = *user;
+    auto pw = password(*t);
+    if (!pw) return std::unexpected(pw.error());
+    ep.password = *pw;
+    auto plain = boolean(*t, "allow_plaintext", false);
+    if (!plain) return std::unexpected(plain.error());
+    ep.allow_plaintext = *plain;
+    auto tls = boolean(*t, "starttls", true);
+    if (!tls) return std::unexpected(tls.error());
+    ep.starttls = *tls;
+    auto ca = string(*t, "ca_file", "");
+    if (!ca) return std::unexpected(ca.error());
+    if (!ca->empty()) ep.ca_file = resolve(*ca).string();
+    auto insecure = boolean(*t, "insecure_skip_verify", false);
+    if (!insecure) return std::unexpected(insecure.error());
+    ep.insecure_skip_verify = *insecure;
+    auto timeout = integer(*t, "timeout_seconds", 120, 5, 3600);
+    if (!timeout) return std::unexpected(timeout.error());
+    ep.timeout = std::chrono::seconds(*timeout);
+    if (auto ok = transport::check_endpoint(ep); !ok)
+      return std::unexpected(error_at(t->get("url"), ok.error().message));
+    return ep;
+  }
+};
+
+std::string lower(std::string s) {
+  for (auto& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
+}
+
+std::expected<settings, config_error> read(const toml::table& root, const reader& r) {
+  static constexpr std::string_view known_sections[] = {"imap",  "smtp",       "reply",
+                                                        "store", "classifier", "templates",
+                                                        "log"};
+  for (auto&& [key, node] : root) {
+    bool known = false;
+    for (auto s : known_sections) known = known || key.str() == s;
+    if (!known) return std::unexpected(r.error_at(&node, "unknown section [" + std::string(key.str()) + "]"));
+  }
+  settings s;
+  s.source = r.file;
+
+  auto imap = r.endpoint(root, "imap", "imap imaps");
+  if (!imap) return std::unexpected(imap.error());
+  s.imap.endpoint = *imap;
+  const toml::table& imap_t = *root["imap"].as_table();
+  auto poll = r.integer(imap_t, "poll_seconds", 30, 1, 86400);
+  if (!poll) return std::unexpected(poll.error());
+  s.imap.poll_interval = std::chrono::seconds(*poll);
+  auto batch = r.integer(imap_t, "batch_size", 50, 1, 10000);
+  if (!batch) return std::unexpected(batch.error());
+  s.imap.batch_size = static_cast<std::size_t>(*batch);
+
+  auto smtp = r.endpoint(root, "smtp", "smtp smtps");
+  if (!smtp) return std::unexpected(smtp.error());
+  s.smtp.endpoint = *smtp;
+  auto env_from = r.string(*root["smtp"].as_table(), "envelope_from", "");
+  if (!env_from) return std::unexpected(env_from.error());
+  s.smtp.envelope_from = *env_from;
+
+  const toml::table* reply_t = root["reply"].as_table();
+  if (!reply_t) return std::unexpected(config_error{r.file.string(), 0, "missing [reply] section"});
+  auto from = r.string(*reply_t, "from", "");
+  if (!from) return std::unexpected(from.error());
+  s.reply.from = reply::parse_mailbox(*from);
+  if (s.reply.from.address.empty() || s.reply.from.address.find('@') == std::string::npos)
+    return std::unexpected(r.error_at(reply_t->get("from"), "[reply] from needs an address, e.g. "
+                                                          "\"Support <support@example.com>\""));
+  if (const toml::node* n = reply_t->get("addresses")) {
+    const toml::array* arr = n->as_array();
+    if (!arr) return std::unexpected(r.error_at(n, "'addresses' must be a list of strings"));
+    for (auto&& a : *arr) {
+      auto v = a.value<std::string>();
+      if (!v) return std::unexpected(r.error_at(&a, "'addresses' must be a list of strings"));
+      s.reply.addresses.push_back(lower(*v));
+    }
+  }
+  s.reply.from.address = lower(s.reply.from.address);
+  if (std::find(s.reply.addresses.begin(), s.reply.addresses.end(), s.reply.from.address) ==
+      s.reply.addresses.end())
+    s.reply.addresses.push_back(s.reply.from.address);
+  auto domain = r.string(*reply_t, "message_id_domain",
+                         s.reply.from.address.substr(s.reply.from.address.find('@') + 1));
+  if (!domain) return std::unexpected(domain.error());
+  s.reply.message_id_domain = lower(*domain);
+  auto addressed = r.boolean(*reply_t, "require_addressed", true);
+  if (!addressed) return std::unexpected(addressed.error());
+  s.reply.require_addressed = *addressed;
+
+  auto path_of = [&](std::string_view section, std::string_view key,
+                     std::string fallback) -> std::expected<std::filesystem::path, config_error> {
+    const toml::table* t = root[section].as_table();
+    if (!t) return r.resolve(fallback);
+    auto v = r.string(*t, key, fallback);
+    if (!v) return std::unexpected(v.error());
+    return r.resolve(*v);
+  };
+  auto store_path = path_of("store", "path", "/var/lib/supportd/supportd.db");
+  if (!store_path) return std::unexpected(store_path.error());
+  s.store_path = *store_path;
+  auto rules = path_of("classifier", "rules", "/etc/supportd/categories.toml");
+  if (!rules) return std::unexpected(rules.error());
+  s.rules_path = *rules;
+  auto templates = path_of("templates", "dir", "/etc/supportd/templates");
+  if (!templates) return std::unexpected(templates.error());
+  s.templates_dir = *templates;
+  if (const toml::table* log = root["log"].as_table()) {
+    auto level = r.string(*log, "level", "info");
+    if (!level) return std::unexpected(level.error());
+    if (*level != "debug" && *level != "info" && *level != "warning" && *level != "error")
+      return std::unexpected(r.error_at(log->get("level"), "level must be debug, info, warning or error"));
+    s.log_level = *level;
+  }
+  return s;
+}
+
+}  // namespace
+
+std::expected<settings, config_error> load_settings(const std::filesystem::path& file) {
+  reader r{file, file.parent_path()};
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::unexpected(config_error{file.string(), 0, "cannot read the config file"});
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    toml::table root = toml::parse(text.str(), file.string());
+    return read(root, r);
+  } catch (const toml::parse_error& e) {
+    return std::unexpected(config_error{file.string(),
+                                        static_cast<int>(e.source().begin.line),
+                                        std::string(e.description())});
+  }
+}
+
+}  // namespace supportd::daemon

@@ -1,0 +1,141 @@
+#include "supportd/daemon/guard.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace supportd::daemon {
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool contains(std::string_view hay, std::string_view needle) {
+  return hay.find(needle) != std::string_view::npos;
+}
+
+guard_verdict deny(std::string rule, std::string reason) {
+  return {false, std::move(rule), std::move(reason)};
+}
+
+/// Local parts that belong to systems, not people (RFC 3834 §2 "MAILER-DAEMON" and kin).
+bool is_system_local_part(std::string_view local) {
+  static constexpr std::array exact{
+      "mailer-daemon", "postmaster",  "mail-daemon", "listserv", "majordomo", "daemon",
+      "mailerdaemon",  "bounce",      "bounces",     "root",     "nobody",    "autoresponder",
+      "auto-reply",    "autoreply",   "notifications", "notification", "alerts", "alert"};
+  for (std::string_view e : exact)
+    if (local == e) return true;
+  static constexpr std::array prefixes{"noreply", "no-reply", "no_reply", "donotreply",
+                                       "do-not-reply", "do_not_reply", "bounce-", "bounces-",
+                                       "owner-", "mailer-daemon"};
+  for (std::string_view p : prefixes)
+    if (local.starts_with(p)) return true;
+  // List software request/owner addresses (RFC 2142 conventions).
+  return local.ends_with("-request") || local.ends_with("-owner") || local.ends_with("-bounces") ||
+         local.ends_with("-noreply") || local.ends_with("-no-reply");
+}
+
+/// Subjects that only machines write; catches auto-replies without any header (Lotus Notes).
+bool is_auto_reply_subject(std::string_view subject) {
+  std::string s = lower(subject);
+  static constexpr std::array markers{
+      "out of office",        "out of the office",  "automatic reply",  "auto-reply",
+      "autoreply",            "auto reply:",        "auto:",            "vacation reply",
+      "undeliverable",        "undelivered mail",   "delivery status notification",
+      "delivery failure",     "mail delivery failed", "returned mail:", "failure notice",
+      "delivery has failed",  "自动回复",           "自動回覆",         "自動回复",
+      "退信",                 "休假",               "不在办公室",       "外出"};
+  for (std::string_view m : markers)
+    if (s.starts_with(m) || (m.size() > 6 && contains(s, m))) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string reply_address(const mime::parsed_message& msg) {
+  if (msg.reply_to && !msg.reply_to->address.empty()) return msg.reply_to->address;
+  if (msg.from) return msg.from->address;
+  return {};
+}
+
+guard_verdict should_auto_reply(const mime::parsed_message& msg, const guard_settings& settings) {
+  // RFC 3834 §2: Auto-Submitted with any value but "no" marks machine-generated mail.
+  if (auto v = msg.header("Auto-Submitted")) {
+    std::string value = lower(trim(v->substr(0, v->find(';'))));
+    if (value != "no") return deny("auto-submitted", "Auto-Submitted: " + std::string(trim(*v)));
+  }
+  // A null reverse-path is a delivery status notification (RFC 3834 §2, RFC 5321 §4.5.5).
+  if (msg.return_path && msg.return_path->empty())
+    return deny("null-return-path", "Return-Path: <> (bounce)");
+  if (msg.content_type == "multipart/report")
+    return deny("delivery-report", "Content-Type: multipart/report");
+  for (std::string_view h : {"X-Autoreply", "X-Autorespond", "X-Auto-Reply", "X-Autorespond"})
+    if (msg.has_header(h)) return deny("auto-reply-header", std::string(h) + " present");
+  // Microsoft's header asks others not to auto-answer; only automated senders set it.
+  if (auto v = msg.header("X-Auto-Response-Suppress"); v && !trim(*v).empty())
+    return deny("auto-response-suppress", "X-Auto-Response-Suppress: " + std::string(trim(*v)));
+  // RFC 3834 §2 and RFC 2369: list and bulk mail is never answered.
+  for (const auto& h : msg.headers)
+    if (lower(h.name).starts_with("list-"))
+      return deny("mailing-list", h.name + " present");
+  if (auto v = msg.header("Precedence")) {
+    std::string p = lower(trim(*v));
+    if (p == "bulk" || p == "list" || p == "junk")
+      return deny("precedence", "Precedence: " + p);
+  }
+  // Receiving server verdicts: answering spam or forged senders is backscatter.
+  if (auto v = msg.header("X-Spam-Flag"); v && lower(trim(*v)).starts_with("yes"))
+    return deny("spam", "X-Spam-Flag: YES");
+  if (auto v = msg.header("X-Spam-Status"); v && lower(trim(*v)).starts_with("yes"))
+    return deny("spam", "X-Spam-Status: Yes");
+  for (const auto& h : msg.headers)
+    if (lower(h.name) == "authentication-results" && contains(lower(h.value), "dmarc=fail"))
+      return deny("dmarc-fail", "Authentication-Results: dmarc=fail");
+
+  if (!msg.from || msg.from->address.empty())
+    return deny("no-sender", "no usable From address");
+  const std::string to = reply_address(msg);
+  const std::string from = lower(msg.from->address);
+  for (const std::string& addr : {from, lower(to)}) {
+    if (std::find(settings.our_addresses.begin(), settings.our_addresses.end(), addr) !=
+        settings.our_addresses.end())
+      return deny("own-address", "sent from our own address " + addr);
+    std::string_view local(addr);
+    local = local.substr(0, local.find('@'));
+    if (is_system_local_part(local)) return deny("system-sender", "system sender " + addr);
+  }
+  // Our own replies coming back (loops): our Message-ID domain or our loop header.
+  if (!settings.our_message_id_domain.empty() &&
+      lower(msg.message_id).ends_with("@" + settings.our_message_id_domain))
+    return deny("own-message", "Message-ID on our domain " + msg.message_id);
+  for (const auto& h : msg.headers)
+    if (lower(h.name) == "x-loop")
+      for (const auto& ours : settings.our_addresses)
+        if (contains(lower(h.value), ours)) return deny("loop", "X-Loop: " + h.value);
+  if (is_auto_reply_subject(msg.subject))
+    return deny("auto-reply-subject", "subject looks automatic: " + msg.subject);
+  // RFC 5230 §4.5: do not answer mail that was not sent to one of our addresses (Bcc, lists).
+  if (settings.require_addressed && !settings.our_addresses.empty()) {
+    bool addressed = false;
+    for (const auto* list : {&msg.to, &msg.cc})
+      for (const auto& mb : *list)
+        addressed = addressed || std::find(settings.our_addresses.begin(),
+                                           settings.our_addresses.end(),
+                                           lower(mb.address)) != settings.our_addresses.end();
+    if (!addressed) return deny("not-addressed", "none of our addresses is in To or Cc");
+  }
+  return {};
+}
+
+}  // namespace supportd::daemon

@@ -1,0 +1,284 @@
+// supportd: the command line. Each subcommand is a thin shell over the components.
+
+#include <CLI/CLI.hpp>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "supportd/daemon/config.hpp"
+#include "supportd/daemon/log.hpp"
+#include "supportd/daemon/pipeline.hpp"
+#include "supportd/daemon/service.hpp"
+#include "supportd/store/store.hpp"
+#include "supportd/transport/transport.hpp"
+
+namespace {
+
+using namespace supportd;
+using json = nlohmann::json;
+
+constexpr const char* default_config = "/etc/supportd/supportd.toml";
+
+std::expected<daemon::settings, int> settings_or_exit(const std::string& path) {
+  auto s = daemon::load_settings(path);
+  if (!s) {
+    std::cerr << "supportd: config error: " << s.error().to_string() << "\n";
+    return std::unexpected(2);
+  }
+  return *s;
+}
+
+std::string read_file(const std::string& path, bool& ok) {
+  std::ifstream in(path, std::ios::binary);
+  ok = static_cast<bool>(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string format_time(std::int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+  return buf;
+}
+
+json thread_json(const store::thread_row& t) {
+  return {{"id", t.id},
+          {"ticket", t.ticket},
+          {"customer", t.customer_address},
+          {"name", t.customer_name},
+          {"subject", t.subject},
+          {"category", t.category},
+          {"language", t.language},
+          {"status", std::string(store::to_string(t.status))},
+          {"created_at", t.created_at},
+          {"updated_at", t.updated_at}};
+}
+
+/// `classify`: the offline verdict on .eml files, no network and no store.
+int cmd_classify(const std::string& config, const std::string& rules_path,
+                 const std::string& templates_dir, const std::vector<std::string>& files,
+                 bool as_json) {
+  daemon::settings s;
+  if (!config.empty()) {
+    auto loaded = settings_or_exit(config);
+    if (!loaded) return loaded.error();
+    s = *loaded;
+  } else {
+    s.rules_path = rules_path;
+    s.templates_dir = templates_dir;
+    s.reply.from = {"", "support@okpay-wallet.example"};
+    s.reply.addresses = {"support@okpay-wallet.example"};
+    s.reply.message_id_domain = "okpay-wallet.example";
+  }
+  auto rules = classifier::rules::load(s.rules_path);
+  if (!rules) {
+    std::cerr << "supportd: " << rules.error().to_string() << "\n";
+    return 2;
+  }
+  daemon::runtime rt{*rules, nullptr};
+  auto guard = daemon::make_guard_settings(s.reply);
+  int status = 0;
+  for (const auto& file : files) {
+    bool ok = false;
+    std::string raw = read_file(file, ok);
+    if (!ok) {
+      std::cerr << "supportd: cannot read " << file << "\n";
+      status = 1;
+      continue;
+    }
+    auto ev = daemon::evaluate(raw, rt, guard, {});
+    std::string reason = ev.guard.may_reply ? "" : ev.guard.rule + ": " + ev.guard.reason;
+    json keywords = json::array();
+    for (const auto& k : ev.cls.keywords) keywords.push_back(k.keyword);
+    if (as_json) {
+      json j = {{"file", file},
+                {"category", ev.cls.category},
+                {"confidence", ev.cls.confidence},
+                {"language", ev.cls.language},
+                {"reply", ev.guard.may_reply},
+                {"escalate", ev.cls.escalate},
+                {"reason", reason},
+                {"keywords", keywords}};
+      std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    } else {
+      std::cout << file << ": " << ev.cls.category << " (" << ev.cls.confidence << ", "
+                << ev.cls.language << ")" << (ev.cls.escalate ? " escalate" : "")
+                << (ev.guard.may_reply ? " reply" : " no-reply: " + reason) << "\n";
+    }
+  }
+  return status;
+}
+
+int cmd_check_config(const std::string& config) {
+  auto s = settings_or_exit(config);
+  if (!s) return s.error();
+  auto rt = daemon::load_runtime(*s);
+  if (!rt) {
+    for (const auto& e : rt.error()) std::cerr << "supportd: " << e << "\n";
+    return 2;
+  }
+  std::cout << "config ok: " << config << "\n  rules: " << s->rules_path.string() << " ("
+            << (*rt)->rules->categories().size() << " categories)\n  templates: "
+            << s->templates_dir.string() << "\n  store: " << s->store_path.string() << "\n";
+  return 0;
+}
+
+int cmd_threads_list(const std::string& config, const std::string& status, bool as_json) {
+  auto s = settings_or_exit(config);
+  if (!s) return s.error();
+  std::optional<store::thread_status> filter;
+  if (!status.empty()) {
+    filter = store::thread_status_from(status);
+    if (!filter) {
+      std::cerr << "supportd: unknown status '" << status
+                << "' (open, auto_replied, escalated, suppressed, resolved)\n";
+      return 2;
+    }
+  }
+  store::store db(s->store_path);
+  for (const auto& t : db.list_threads(filter)) {
+    if (as_json) {
+      std::cout << thread_json(t).dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    } else {
+      std::cout << t.id << "\t" << t.ticket << "\t" << store::to_string(t.status) << "\t"
+                << t.category << "\t" << t.language << "\t" << format_time(t.updated_at) << "\t"
+                << t.customer_address << "\t" << t.subject << "\n";
+    }
+  }
+  return 0;
+}
+
+int cmd_threads_show(const std::string& config, std::int64_t id, bool as_json) {
+  auto s = settings_or_exit(config);
+  if (!s) return s.error();
+  store::store db(s->store_path);
+  auto t = db.thread(id);
+  if (!t) {
+    std::cerr << "supportd: no thread " << id << "\n";
+    return 1;
+  }
+  auto messages = db.thread_messages(id);
+  if (as_json) {
+    json j = thread_json(*t);
+    j["messages"] = json::array();
+    for (const auto& m : messages)
+      j["messages"].push_back({{"direction", m.direction},
+                               {"message_id", m.message_id},
+                               {"from", m.from_address},
+                               {"subject", m.subject},
+                               {"decision", m.decision},
+                               {"reason", m.reason},
+                               {"category", m.category},
+                               {"confidence", m.confidence},
+                               {"language", m.language},
+                               {"keywords", m.keywords},
+                               {"created_at", m.created_at},
+                               {"body", m.body}});
+    std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+    return 0;
+  }
+  std::cout << "Thread " << t->id << " [#" << t->ticket << "]  " << store::to_string(t->status)
+            << "\nCustomer: " << t->customer_name << " <" << t->customer_address
+            << ">\nSubject:  " << t->subject << "\nCategory: " << t->category << " ("
+            << t->language << ")\nOpened:   " << format_time(t->created_at)
+            << "\nUpdated:  " << format_time(t->updated_at) << "\n";
+  for (const auto& m : messages) {
+    std::cout << "\n--- " << (m.direction == "in" ? "from " + m.from_address : "reply") << "  "
+              << format_time(m.created_at) << "  " << m.decision
+              << (m.reason.empty() ? "" : " (" + m.reason + ")") << "\n";
+    if (m.direction == "in" && !m.category.empty())
+      std::cout << "category " << m.category << " confidence " << m.confidence
+                << (m.keywords.empty() ? "" : " keywords: " + m.keywords) << "\n";
+    std::cout << "Subject: " << m.subject << "\n\n" << m.body << "\n";
+  }
+  return 0;
+}
+
+int cmd_threads_resolve(const std::string& config, std::int64_t id) {
+  auto s = settings_or_exit(config);
+  if (!s) return s.error();
+  store::store db(s->store_path);
+  if (!db.thread(id)) {
+    std::cerr << "supportd: no thread " << id << "\n";
+    return 1;
+  }
+  db.set_thread_status(id, store::thread_status::resolved);
+  std::cout << "thread " << id << " resolved\n";
+  return 0;
+}
+
+int cmd_run(const std::string& config, bool once) {
+  auto s = settings_or_exit(config);
+  if (!s) return s.error();
+  daemon::log::set_level(s->log_level);
+  auto rt = daemon::load_runtime(*s);
+  if (!rt) {
+    for (const auto& e : rt.error()) std::cerr << "supportd: " << e << "\n";
+    return 2;
+  }
+  transport::global_init();
+  return daemon::run_service(*s, *rt, once);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"supportd: email support auto-responder"};
+  app.require_subcommand(1);
+  std::string config = default_config;
+
+  auto* run = app.add_subcommand("run", "Run the daemon (poll IMAP, reply over SMTP)");
+  bool once = false;
+  run->add_option("--config,-c", config, "Config file")->capture_default_str();
+  run->add_flag("--once", once, "Process what is waiting, then exit");
+
+  auto* classify = app.add_subcommand("classify", "Classify .eml files offline (no network)");
+  std::vector<std::string> files;
+  bool as_json = false;
+  std::string classify_config;
+  std::string rules_path = SUPPORTD_DEFAULT_RULES;
+  std::string templates_dir = SUPPORTD_DEFAULT_TEMPLATES;
+  classify->add_option("--config,-c", classify_config, "Config file (for rules and addresses)");
+  classify->add_option("--rules", rules_path, "Rules file when no --config")->capture_default_str();
+  classify->add_flag("--json", as_json, "One JSON object per line");
+  classify->add_option("files", files, ".eml files")->required();
+
+  auto* check = app.add_subcommand("check-config", "Validate config, rules and templates");
+  check->add_option("--config,-c", config, "Config file")->capture_default_str();
+
+  auto* threads = app.add_subcommand("threads", "Review the thread log");
+  threads->require_subcommand(1);
+  threads->add_option("--config,-c", config, "Config file")->capture_default_str();
+  auto* list = threads->add_subcommand("list", "List threads");
+  std::string status;
+  list->add_option("--status", status, "open, auto_replied, escalated, suppressed, resolved");
+  list->add_flag("--json", as_json, "One JSON object per line");
+  auto* show = threads->add_subcommand("show", "Show one thread with its messages");
+  std::int64_t id = 0;
+  show->add_option("id", id, "Thread id")->required();
+  show->add_flag("--json", as_json, "JSON output");
+  auto* resolve = threads->add_subcommand("resolve", "Mark a thread resolved");
+  resolve->add_option("id", id, "Thread id")->required();
+  for (auto* sub : {list, show, resolve})
+    sub->add_option("--config,-c", config, "Config file")->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*run) return cmd_run(config, once);
+    if (*classify) return cmd_classify(classify_config, rules_path, templates_dir, files, as_json);
+    if (*check) return cmd_check_config(config);
+    if (*list) return cmd_threads_list(config, status, as_json);
+    if (*show) return cmd_threads_show(config, id, as_json);
+    if (*resolve) return cmd_threads_resolve(config, id);
+  } catch (const std::exception& e) {
+    std::cerr << "supportd: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,186 @@
+#include "supportd/daemon/poller.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <random>
+
+#include "supportd/daemon/log.hpp"
+
+namespace supportd::daemon {
+
+namespace {
+
+std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+/// Exponential backoff with jitter for SMTP retries: 30 s, 60 s, … capped at one hour.
+std::int64_t retry_delay(int attempts) {
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  std::int64_t base = 30LL << std::min(attempts, 7);
+  base = std::min<std::int64_t>(base, 3600);
+  std::uniform_int_distribution<std::int64_t> jitter(0, base / 4);
+  return base + jitter(rng);
+}
+
+std::string describe(const std::string& what, const transport::error& e) {
+  return what + ": " + e.message + " (code " + std::to_string(e.code) + ")";
+}
+
+}  // namespace
+
+poller::poller(const settings& s, store::store& db, runtime_source current_runtime,
+               const std::atomic<bool>& stop)
+    : settings_(s),
+      db_(db),
+      runtime_(std::move(current_runtime)),
+      stop_(stop),
+      imap_(s.imap.endpoint, &stop),
+      smtp_(s.smtp.endpoint, &stop),
+      pipeline_(s, db) {}
+
+poller::~poller() = default;
+
+cycle_report poller::run_cycle() {
+  cycle_report report;
+  try {
+    auto status = imap_.status();
+    if (!status) {
+      if (!imap_down_)
+        log::error("stage=fetch outcome=imap_unavailable reason=\"" +
+                   describe("IMAP status", status.error()) + "\"");
+      imap_down_ = true;
+      deliver_outbox(report);  // replies already decided need not wait for IMAP
+      return report;
+    }
+    if (imap_down_) log::info("stage=fetch outcome=imap_recovered");
+    imap_down_ = false;
+
+    const std::string& mailbox = imap_.mailbox();
+    const std::int64_t validity = status->uidvalidity;
+    auto known = db_.mailbox_uidvalidity(mailbox);
+    if (!known || *known != validity) {
+      // RFC 3501 §2.3.1.1: a new UIDVALIDITY invalidates every UID we knew; the ledger keys by
+      // validity, so the mailbox is read afresh and Message-IDs stop duplicates.
+      if (known)
+        log::warning("stage=fetch mailbox=" + mailbox + " outcome=uidvalidity_changed old=" +
+                     std::to_string(*known) + " new=" + std::to_string(validity));
+      db_.set_mailbox_uidvalidity(mailbox, validity);
+    }
+
+    auto uids = imap_.uids_after(db_.last_seen_uid(mailbox, validity), validity);
+    if (!uids) {
+      log::warning("stage=fetch outcome=search_failed reason=\"" +
+                   describe("UID SEARCH", uids.error()) + "\"");
+      return report;
+    }
+    if (!uids->empty()) {
+      store::store::transaction tx(db_);
+      for (auto uid : *uids)
+        if (db_.note_seen({mailbox, validity, uid})) ++report.fetched;
+      tx.commit();
+    }
+    report.imap_ok = true;
+
+    process_pending(validity, report);
+    deliver_outbox(report);
+    flag_finished(validity, report);
+  } catch (const std::exception& e) {
+    log::error(std::string("stage=cycle outcome=error reason=\"") + e.what() + "\"");
+  }
+  return report;
+}
+
+void poller::process_pending(std::int64_t validity, cycle_report& report) {
+  const std::string& mailbox = imap_.mailbox();
+  while (!stop_) {
+    auto pending = db_.pending_inbound(mailbox, validity, settings_.imap.batch_size);
+    if (pending.empty()) return;
+    for (const auto& key : pending) {
+      if (stop_) return;
+      auto raw = imap_.fetch(key.uid, validity);
+      if (!raw) {
+        log::warning("stage=fetch uid=" + std::to_string(key.uid) + " outcome=fetch_failed reason=\"" +
+                     describe("UID FETCH", raw.error()) + "\"");
+        report.imap_ok = false;
+        return;  // the session is gone or the mailbox changed: the next cycle starts afresh
+      }
+      try {
+        auto rt = runtime_();
+        outcome o = pipeline_.process(key, *raw, *rt, now_seconds());
+        ++report.processed;
+        log::info("stage=record uid=" + std::to_string(key.uid) + " thread=" + o.ticket +
+                  " outcome=" + o.decision + (o.reason.empty() ? "" : " reason=\"" + o.reason + "\""));
+      } catch (const std::exception& e) {
+        int attempts = db_.note_attempt_failed(key, e.what());
+        log::error("stage=process uid=" + std::to_string(key.uid) + " attempt=" +
+                   std::to_string(attempts) + " reason=\"" + e.what() + "\"");
+        if (attempts >= max_attempts) {
+          pipeline_.quarantine(key, std::string("failed ") + std::to_string(attempts) +
+                                        " times: " + e.what(),
+                               now_seconds());
+          ++report.quarantined;
+        }
+      }
+    }
+    // Replies go out batch by batch, so a long backlog answers its first customers early.
+    deliver_outbox(report);
+    flag_finished(validity, report);
+  }
+}
+
+void poller::deliver_outbox(cycle_report& report) {
+  while (!stop_) {
+    auto due = db_.due_outbox(now_seconds(), 100);
+    if (due.empty()) return;
+    for (const auto& item : due) {
+      if (stop_) return;
+      auto sent = smtp_.send(item.envelope_from, item.recipients, item.data);
+      if (sent) {
+        db_.mark_sent(item.id, now_seconds());
+        ++report.replies_sent;
+        if (smtp_down_) log::info("stage=send outcome=smtp_recovered");
+        smtp_down_ = false;
+        log::info("stage=send message_id=" + item.message_id + " outcome=sent");
+        continue;
+      }
+      ++report.send_failures;
+      const auto& err = sent.error();
+      bool permanent = err.kind == transport::error_kind::permanent;
+      db_.mark_send_failed(item.id, err.message, permanent,
+                           now_seconds() + retry_delay(item.attempts));
+      if (permanent) {
+        // RFC 5321 §4.2.1: 5yz will not succeed by retrying; a person has to look.
+        db_.set_thread_status(item.thread_id, store::thread_status::escalated);
+        log::error("stage=send message_id=" + item.message_id + " outcome=failed reason=\"" +
+                   describe("SMTP", err) + "\"");
+        continue;
+      }
+      if (!smtp_down_)
+        log::error("stage=send outcome=smtp_unavailable reason=\"" + describe("SMTP", err) +
+                   "\" (replies stay queued)");
+      smtp_down_ = true;
+      return;  // the server is down: the rest waits for the next cycle
+    }
+  }
+}
+
+void poller::flag_finished(std::int64_t validity, cycle_report& report) {
+  const std::string& mailbox = imap_.mailbox();
+  while (!stop_) {
+    auto rows = db_.unflagged(mailbox, validity, 200);
+    if (rows.empty()) return;
+    for (const auto& row : rows) {
+      // \Answered only when we replied; everything else is at least \Seen (RFC 3501 §2.3.2).
+      std::string_view flags = row.decision == "auto_reply" ? "\\Answered \\Seen" : "\\Seen";
+      auto ok = imap_.add_flags(row.key->uid, validity, flags);
+      if (!ok) {
+        log::warning("stage=flag uid=" + std::to_string(row.key->uid) + " reason=\"" +
+                     describe("UID STORE", ok.error()) + "\"");
+        return;
+      }
+      db_.mark_flagged(*row.key);
+      ++report.flagged;
+    }
+  }
+}
+
+}  // namespace supportd::daemon

@@ -1,0 +1,142 @@
+#include "supportd/daemon/service.hpp"
+
+#include <systemd/sd-daemon.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <csignal>
+#include <mutex>
+
+#include "supportd/daemon/log.hpp"
+#include "supportd/daemon/poller.hpp"
+
+namespace supportd::daemon {
+
+namespace {
+
+namespace asio = boost::asio;
+
+std::string summary(const cycle_report& r) {
+  return "fetched=" + std::to_string(r.fetched) + " processed=" + std::to_string(r.processed) +
+         " sent=" + std::to_string(r.replies_sent) + " send_failures=" +
+         std::to_string(r.send_failures) + " flagged=" + std::to_string(r.flagged) +
+         " quarantined=" + std::to_string(r.quarantined);
+}
+
+class service {
+ public:
+  service(const settings& s, std::shared_ptr<const runtime> rt)
+      : settings_(s),
+        runtime_(std::move(rt)),
+        db_(s.store_path),
+        poller_(s, db_, [this] { return current_runtime(); }, stop_),
+        signals_(io_, SIGINT, SIGTERM, SIGHUP),
+        timer_(io_) {}
+
+  int run_once() {
+    cycle_report r = poller_.run_cycle();
+    log::info("stage=cycle " + summary(r));
+    return r.imap_ok ? 0 : 1;
+  }
+
+  int run() {
+    do_wait_signal();
+    sd_notify(0, "READY=1\nSTATUS=polling");
+    log::info("stage=service outcome=started mailbox=" + settings_.imap.endpoint.url);
+    start_cycle();
+    io_.run();
+    worker_.join();
+    log::info("stage=service outcome=stopped");
+    return 0;
+  }
+
+ private:
+  std::shared_ptr<const runtime> current_runtime() {
+    std::lock_guard lock(runtime_mutex_);
+    return runtime_;
+  }
+
+  void do_wait_signal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      on_signal(signo);
+    });
+  }
+
+  void on_signal(int signo) {
+    if (signo == SIGHUP) {
+      reload();
+      do_wait_signal();
+      return;
+    }
+    log::info(std::string("stage=service outcome=stopping signal=") +
+              (signo == SIGTERM ? "TERM" : "INT"));
+    sd_notify(0, "STOPPING=1");
+    stop_ = true;  // the worker finishes the message in hand, curl transfers abort
+    timer_.cancel();
+    if (!cycle_running_) io_.stop();
+  }
+
+  void reload() {
+    sd_notify(0, "RELOADING=1");
+    auto fresh = load_runtime(settings_);
+    if (fresh) {
+      std::lock_guard lock(runtime_mutex_);
+      runtime_ = *fresh;
+      log::info("stage=reload outcome=ok");
+    } else {
+      for (const auto& e : fresh.error())
+        log::error("stage=reload outcome=kept_old_rules reason=\"" + e + "\"");
+    }
+    sd_notify(0, "READY=1");
+  }
+
+  void start_cycle() {
+    cycle_running_ = true;
+    asio::post(worker_, [this] {
+      cycle_report r = poller_.run_cycle();
+      asio::post(io_, [this, r] { on_cycle_done(r); });
+    });
+  }
+
+  void on_cycle_done(const cycle_report& r) {
+    cycle_running_ = false;
+    if (r.processed || r.replies_sent || r.send_failures || r.quarantined)
+      log::info("stage=cycle " + summary(r));
+    // The watchdog is fed only after a real IMAP round trip: a stuck daemon gets restarted.
+    if (r.imap_ok) sd_notify(0, "WATCHDOG=1");
+    if (stop_) {
+      io_.stop();
+      return;
+    }
+    timer_.expires_after(settings_.imap.poll_interval);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec && !stop_) start_cycle();
+    });
+  }
+
+  const settings& settings_;
+  std::mutex runtime_mutex_;
+  std::shared_ptr<const runtime> runtime_;
+  std::atomic<bool> stop_{false};
+  store::store db_;
+  poller poller_;
+  asio::io_context io_;
+  asio::thread_pool worker_{1};
+  asio::signal_set signals_;
+  asio::steady_timer timer_;
+  bool cycle_running_ = false;
+};
+
+}  // namespace
+
+int run_service(const settings& s, std::shared_ptr<const runtime> rt, bool once) {
+  service svc(s, std::move(rt));
+  return once ? svc.run_once() : svc.run();
+}
+
+}  // namespace supportd::daemon
