@@ -1,0 +1,101 @@
+#include "supportd/daemon/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "test_support.hpp"
+
+namespace supportd::daemon {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  std::filesystem::path write(const std::string& text) {
+    auto p = dir_.path / "supportd.toml";
+    std::ofstream(p) << text;
+    return p;
+  }
+  test::scratch_dir dir_;
+};
+
+const std::string minimal = R"(
+[imap]
+url = "imap://127.0.0.1:1143/INBOX"
+[smtp]
+url = "smtp://127.0.0.1:2525"
+[reply]
+from = "OKPay Support <Support@OKPay-Wallet.example>"
+[store]
+path = "state/supportd.db"
+)";
+
+TEST_F(ConfigTest, MinimalLoopbackConfig) {
+  auto s = load_settings(write(minimal));
+  ASSERT_TRUE(s) << s.error().to_string();
+  EXPECT_EQ(s->reply.from.address, "support@okpay-wallet.example");
+  EXPECT_EQ(s->reply.addresses, std::vector<std::string>{"support@okpay-wallet.example"});
+  EXPECT_EQ(s->reply.message_id_domain, "okpay-wallet.example");
+  EXPECT_EQ(s->store_path, dir_.path / "state/supportd.db");
+  EXPECT_EQ(s->imap.poll_interval.count(), 30);
+}
+
+TEST_F(ConfigTest, PasswordFromFileAndEnvironment) {
+  std::ofstream(dir_.path / "imap.secret") << "s3cret\n";
+  ::setenv("SUPPORTD_TEST_SMTP_PW", "pw2", 1);
+  std::string text = minimal;
+  text.replace(text.find("[smtp]"), 6, "password_file = \"imap.secret\"\n[smtp]");
+  text.replace(text.find("[reply]"), 7, "password_env = \"SUPPORTD_TEST_SMTP_PW\"\n[reply]");
+  auto s = load_settings(write(text));
+  ASSERT_TRUE(s) << s.error().to_string();
+  EXPECT_EQ(s->imap.endpoint.password, "s3cret");
+  EXPECT_EQ(s->smtp.endpoint.password, "pw2");
+}
+
+TEST_F(ConfigTest, ErrorsNameTheLine) {
+  auto s = load_settings(write(minimal + "[imap2]\nx = 1\n"));
+  ASSERT_FALSE(s);
+  EXPECT_GT(s.error().line, 0);
+  EXPECT_NE(s.error().message.find("imap2"), std::string::npos);
+  auto broken = load_settings(write("[imap\nurl = 3"));
+  ASSERT_FALSE(broken);
+  EXPECT_EQ(broken.error().line, 1);
+  auto bad_type = load_settings(write(minimal + "[log]\nlevel = 3\n"));
+  ASSERT_FALSE(bad_type);
+  EXPECT_NE(bad_type.error().to_string().find(":12:"), std::string::npos)
+      << bad_type.error().to_string();
+}
+
+TEST_F(ConfigTest, ClearTextToRemoteHostIsRefused) {
+  std::string text = minimal;
+  text.replace(text.find("imap://127.0.0.1:1143"), 21, "imap://mail.example.com");
+  text.replace(text.find("[imap]\n") + 7, 0, "starttls = false\n");
+  auto s = load_settings(write(text));
+  ASSERT_FALSE(s);
+  std::string allowed = text;
+  allowed.replace(allowed.find("[imap]\n") + 7, 0, "allow_plaintext = true\n");
+  EXPECT_TRUE(load_settings(write(allowed)));
+}
+
+TEST_F(ConfigTest, MissingPasswordFileIsAnError) {
+  std::string text = minimal;
+  text.replace(text.find("[smtp]"), 6, "password_file = \"nope.secret\"\n[smtp]");
+  auto s = load_settings(write(text));
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("nope.secret"), std::string::npos);
+}
+
+TEST_F(ConfigTest, ShippedExampleParses) {
+  // The example points at real hosts with secrets we do not have: only syntax is checked here.
+  ::setenv("CREDENTIALS_DIRECTORY", dir_.path.c_str(), 1);
+  std::ofstream(dir_.path / "imap.secret") << "x";
+  std::ofstream(dir_.path / "smtp.secret") << "y";
+  auto s = load_settings(std::string(SUPPORTD_SOURCE_DIR) + "/config/supportd.example.toml");
+  ::unsetenv("CREDENTIALS_DIRECTORY");
+  ASSERT_TRUE(s) << s.error().to_string();
+  EXPECT_EQ(s->imap.endpoint.password, "x");
+}
+
+}  // namespace
+}  // namespace supportd::daemon
