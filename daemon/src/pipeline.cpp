@@ -274,8 +274,7 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
   reply_msg.subject = reply_subject(msg.subject, t.ticket);
   reply_msg.message_id = reply_message_id(msg.message_id, key, settings_.reply.message_id_domain);
   reply_msg.in_reply_to = msg.message_id;
-  reply_msg.references = msg.references;
-  if (!msg.message_id.empty()) reply_msg.references.push_back(msg.message_id);
+  reply_msg.references = msg.references;  // compose() appends in_reply_to (RFC 5322 §3.6.4)
   reply_msg.date = reply::format_date(now);
   // RFC 3834 §5: mark the reply as automatic so other responders stay silent.
   reply_msg.extra_headers = {{"Auto-Submitted", "auto-replied"},

@@ -1,0 +1,229 @@
+// The real supportd binary against real Dovecot and a real SMTP server on loopback.
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "harness/mail_servers.hpp"
+#include "process.hpp"
+
+namespace supportd::test {
+namespace {
+
+const std::string data_dir = std::string(SUPPORTD_TEST_DATA) + "/daemon/";
+
+class EndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    servers_ = std::make_unique<mail_servers>();
+    write_config(servers_->imap_url());
+  }
+
+  void write_config(const std::string& imap_url, const std::string& extra_imap = "") {
+    config_ = servers_->dir() / "supportd.toml";
+    std::ofstream(servers_->dir() / "imap.secret") << "test\n";
+    std::ofstream(config_) << "[imap]\nurl = \"" << imap_url << "\"\nuser = \"" << mail_servers::user
+                           << "\"\npassword_file = \"imap.secret\"\npoll_seconds = 1\n"
+                           << extra_imap << "[smtp]\nurl = \"" << servers_->smtp_url()
+                           << "\"\n[reply]\nfrom = \"OKPay Support <support@okpay-wallet.example>\"\n"
+                           << "addresses = [\"support@okpay-wallet.example\"]\n"
+                           << "[store]\npath = \"state/supportd.db\"\n"
+                           << "[classifier]\nrules = \"" << SUPPORTD_SOURCE_DIR
+                           << "/config/categories.toml\"\n[templates]\ndir = \""
+                           << SUPPORTD_SOURCE_DIR << "/templates\"\n";
+  }
+
+  run_result supportd(std::vector<std::string> args) {
+    args.insert(args.begin(), SUPPORTD_BINARY);
+    return run(args, (servers_->dir() / ("cmd" + std::to_string(++runs_) + ".log")).string());
+  }
+  run_result once() { return supportd({"run", "--once", "--config", config_.string()}); }
+
+  std::vector<std::int64_t> append(const std::vector<std::string>& names) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& n : names) files.push_back(data_dir + n);
+    return servers_->append(files);
+  }
+
+  static std::string header(const std::string& data, const std::string& name) {
+    auto pos = data.find("\r\n" + name + ": ");
+    if (data.rfind(name + ": ", 0) == 0) pos = 0;
+    else if (pos == std::string::npos) return {};
+    else pos += 2;
+    auto start = pos + name.size() + 2;
+    auto end = data.find("\r\n", start);
+    std::string value = data.substr(start, end - start);
+    // Unfold continuation lines (RFC 5322 §2.2.3).
+    while (end + 2 < data.size() && (data[end + 2] == ' ' || data[end + 2] == '\t')) {
+      auto next = data.find("\r\n", end + 2);
+      value += data.substr(end + 2, next - end - 2);
+      end = next;
+    }
+    return value;
+  }
+
+  const received_message* reply_to(const std::vector<received_message>& msgs,
+                                    const std::string& in_reply_to) {
+    for (const auto& m : msgs)
+      if (header(m.data, "In-Reply-To") == "<" + in_reply_to + ">") return &m;
+    return nullptr;
+  }
+
+  std::unique_ptr<mail_servers> servers_;
+  std::filesystem::path config_;
+  int runs_ = 0;
+};
+
+TEST_F(EndToEnd, RepliesToPeopleInTheirLanguageAndNeverToMachines) {
+  auto uids = append({"customer_en_withdrawal.eml", "customer_zh_gb2312.eml",
+                      "customer_zh_big5_frozen.eml", "bounce.eml", "out_of_office.eml",
+                      "newsletter.eml", "noreply.eml"});
+  ASSERT_EQ(uids.size(), 7u);
+  auto r = once();
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+
+  auto received = servers_->received_messages();
+  ASSERT_EQ(received.size(), 3u) << r.out;
+
+  const auto* en = reply_to(received, "wd-1@mail.example.com");
+  ASSERT_NE(en, nullptr);
+  EXPECT_EQ(en->rcpt_tos, std::vector<std::string>{"alice@example.com"});
+  EXPECT_EQ(en->mail_from, "<>");
+  EXPECT_EQ(header(en->data, "Auto-Submitted"), "auto-replied");
+  EXPECT_EQ(header(en->data, "X-Auto-Response-Suppress"), "All");
+  EXPECT_EQ(header(en->data, "References"), "<wd-1@mail.example.com>");
+  EXPECT_TRUE(header(en->data, "Subject").starts_with("Re: Withdrawal to my bank account"));
+  EXPECT_NE(header(en->data, "Subject").find("[#OK-"), std::string::npos);
+  EXPECT_TRUE(header(en->data, "Message-ID").ends_with("@okpay-wallet.example>"));
+  EXPECT_FALSE(header(en->data, "Date").empty());
+  EXPECT_NE(en->data.find("OKPay Support"), std::string::npos);
+
+  const auto* zh = reply_to(received, "pay-2@example.net");
+  ASSERT_NE(zh, nullptr);
+  EXPECT_EQ(zh->rcpt_tos, std::vector<std::string>{"wang@example.net"});
+  EXPECT_TRUE(header(zh->data, "Subject").starts_with("=?UTF-8?B?"));
+  EXPECT_NE(zh->data.find("客服"), std::string::npos) << "Chinese body expected";
+
+  const auto* big5 = reply_to(received, "frz-7@example.org");
+  ASSERT_NE(big5, nullptr);
+  EXPECT_NE(big5->data.find("客服"), std::string::npos);
+
+  // Replied mail is \Answered; machine mail only \Seen.
+  EXPECT_NE(servers_->flags(uids[0]).find("\\Answered"), std::string::npos);
+  EXPECT_EQ(servers_->flags(uids[3]).find("\\Answered"), std::string::npos);
+  EXPECT_NE(servers_->flags(uids[3]).find("\\Seen"), std::string::npos);
+
+  // A second run finds nothing new and sends nothing.
+  auto again = once();
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_EQ(servers_->received_messages().size(), 3u);
+
+  // The thread log shows every message, with machine mail suppressed.
+  auto list = supportd({"threads", "list", "--json", "--config", config_.string()});
+  ASSERT_EQ(list.exit_code, 0) << list.out;
+  std::istringstream lines(list.out);
+  int suppressed = 0, total = 0;
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line);
+    ++total;
+    suppressed += j["status"] == "suppressed";
+  }
+  EXPECT_EQ(total, 7);
+  EXPECT_EQ(suppressed, 4);
+}
+
+TEST_F(EndToEnd, CustomerReplyJoinsItsThreadAndEscalates) {
+  append({"customer_en_withdrawal.eml"});
+  ASSERT_EQ(once().exit_code, 0);
+  auto received = servers_->received_messages();
+  ASSERT_EQ(received.size(), 1u);
+  std::string our_id = header(received[0].data, "Message-ID");
+  std::string subject = header(received[0].data, "Subject");
+
+  auto follow_up = servers_->dir() / "follow_up.eml";
+  std::ofstream(follow_up, std::ios::binary)
+      << "From: Alice Walker <alice@example.com>\r\nTo: support@okpay-wallet.example\r\n"
+      << "Subject: " << subject << "\r\nMessage-ID: <wd-2@mail.example.com>\r\n"
+      << "In-Reply-To: " << our_id << "\r\nReferences: <wd-1@mail.example.com> " << our_id
+      << "\r\nDate: Sun, 22 Nov 2026 12:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n"
+      << "\r\nIt is still not there. Please help!\r\n\r\nOn Sun, OKPay Support wrote:\r\n"
+      << "> We received your message\r\n";
+  servers_->append({follow_up});
+  auto r = once();
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(servers_->received_messages().size(), 1u) << "no second auto-reply";
+
+  auto list = supportd({"threads", "list", "--status", "escalated", "--json", "--config",
+                        config_.string()});
+  ASSERT_EQ(list.exit_code, 0) << list.out;
+  auto j = nlohmann::json::parse(list.out.substr(0, list.out.find('\n')));
+  EXPECT_EQ(j["customer"], "alice@example.com");
+  auto show = supportd({"threads", "show", std::to_string(j["id"].get<int>()), "--config",
+                        config_.string()});
+  EXPECT_NE(show.out.find("It is still not there"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("customer wrote again"), std::string::npos) << show.out;
+
+  auto resolve = supportd({"threads", "resolve", std::to_string(j["id"].get<int>()), "--config",
+                           config_.string()});
+  EXPECT_EQ(resolve.exit_code, 0);
+  auto resolved = supportd({"threads", "list", "--status", "resolved", "--config",
+                            config_.string()});
+  EXPECT_NE(resolved.out.find("alice@example.com"), std::string::npos);
+}
+
+TEST_F(EndToEnd, DaemonAnswersNewMailReloadsAndStopsCleanly) {
+  child daemon({SUPPORTD_BINARY, "run", "--config", config_.string()},
+               (servers_->dir() / "daemon.log").string());
+  append({"customer_zh_gb2312.eml"});
+  for (int i = 0; i < 150 && servers_->received_messages().empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(servers_->received_messages().size(), 1u);
+
+  daemon.signal(SIGHUP);  // reload rules and templates
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  append({"customer_en_withdrawal.eml"});
+  for (int i = 0; i < 150 && servers_->received_messages().size() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(servers_->received_messages().size(), 2u);
+
+  daemon.signal(SIGTERM);
+  int code = -1;
+  ASSERT_TRUE(daemon.wait_for(10'000, code)) << "daemon did not stop on SIGTERM";
+  EXPECT_EQ(code, 0);
+  std::ifstream log(servers_->dir() / "daemon.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("stage=reload outcome=ok"), std::string::npos) << text;
+  EXPECT_NE(text.find("outcome=stopped"), std::string::npos) << text;
+}
+
+TEST_F(EndToEnd, ImapsWorks) {
+  if (servers_->imaps_port() == 0) GTEST_SKIP() << "no IMAPS listener (openssl missing)";
+  write_config(servers_->imaps_url(), "insecure_skip_verify = true\n");
+  append({"customer_en_withdrawal.eml"});
+  auto r = once();
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(servers_->received_messages().size(), 1u);
+}
+
+TEST_F(EndToEnd, WrongPasswordFailsClearlyWithoutLeakingIt) {
+  std::ofstream(servers_->dir() / "imap.secret") << "wrong-secret-xyz\n";
+  auto r = once();
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.out.find("wrong-secret-xyz"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("imap_unavailable"), std::string::npos) << r.out;
+}
+
+TEST_F(EndToEnd, CheckConfigValidatesEverything) {
+  auto ok = supportd({"check-config", "--config", config_.string()});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  std::ofstream(config_, std::ios::app) << "[bogus]\n";
+  auto bad = supportd({"check-config", "--config", config_.string()});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.out.find("bogus"), std::string::npos) << bad.out;
+}
+
+}  // namespace
+}  // namespace supportd::test
