@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -242,7 +243,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> files;
   bool as_json = false;
   std::string classify_config;
-  std::string rules_path = SUPPORTD_DEFAULT_RULES;
+  // Installed rules first; from a build tree, the checkout's own rules.
+  std::string rules_path = std::filesystem::exists(SUPPORTD_DEFAULT_RULES)
+                               ? SUPPORTD_DEFAULT_RULES
+                               : SUPPORTD_SOURCE_DIR "/config/categories.toml";
   std::string templates_dir = SUPPORTD_DEFAULT_TEMPLATES;
   classify->add_option("--config,-c", classify_config, "Config file (for rules and addresses)");
   classify->add_option("--rules", rules_path, "Rules file when no --config")->capture_default_str();
