@@ -73,6 +73,9 @@ class imap_client {
                                        std::string_view flags);
   /// A cheap round trip (NOOP) proving the session is alive.
   std::expected<void, error> noop();
+  /// UIDs per UID SEARCH in uids_after (default 5000, keeps each response line well below
+  /// libcurl's buffer); tests lower it to cover several windows.
+  void set_search_window(std::int64_t uids);
 
   struct impl;
 

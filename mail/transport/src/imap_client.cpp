@@ -1,0 +1,195 @@
+#include "supportd/transport/transport.hpp"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <limits>
+#include <optional>
+#include <utility>
+
+#include "detail/curl_session.hpp"
+#include "detail/endpoint_rules.hpp"
+#include "detail/imap_response.hpp"
+
+namespace supportd::transport {
+
+using detail::outcome;
+
+struct imap_client::impl {
+  std::expected<detail::parsed_url, error> url;
+  std::string mailbox = "INBOX";
+  std::unique_ptr<detail::curl_session> session;
+  std::int64_t search_window = 5000;
+
+  // Why an operation cannot run at all (bad config), or nullopt.
+  [[nodiscard]] std::optional<error> unusable() const;
+  // "imap://host:port/INBOX;UIDVALIDITY=v": RFC 5092 section 6 pins the mailbox incarnation.
+  [[nodiscard]] std::string mailbox_url(std::int64_t uidvalidity) const;
+  // Runs a transfer on `target` with an optional custom command; maps failures.
+  std::expected<void, error> run(const std::string& what, const std::string& target,
+                                 const std::string& command, error_kind refused_kind);
+};
+
+std::optional<error> imap_client::impl::unusable() const {
+  if (!url) return url.error();
+  if (url->proto != detail::protocol::imap) {
+    return error{.kind = error_kind::config, .code = 0,
+                 .message = "IMAP client given a non-IMAP URL " + url->display};
+  }
+  if (!session || session->handle() == nullptr) {
+    return error{.kind = error_kind::transient, .code = static_cast<int>(CURLE_FAILED_INIT),
+                 .message = "could not create a libcurl handle"};
+  }
+  return std::nullopt;
+}
+
+std::string imap_client::impl::mailbox_url(std::int64_t uidvalidity) const {
+  char* escaped = curl_easy_escape(session->handle(), mailbox.data(), static_cast<int>(mailbox.size()));
+  std::string out = url->base + (escaped != nullptr ? escaped : "INBOX");
+  curl_free(escaped);
+  if (uidvalidity > 0) out += ";UIDVALIDITY=" + std::to_string(uidvalidity);
+  return out;
+}
+
+std::expected<void, error> imap_client::impl::run(const std::string& what, const std::string& target,
+                                                  const std::string& command, error_kind refused_kind) {
+  CURL* h = session->handle();
+  curl_easy_setopt(h, CURLOPT_URL, target.c_str());
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, command.empty() ? nullptr : command.c_str());
+  const outcome out = session->perform();
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, nullptr);
+  if (out.code == CURLE_OK) return {};
+  const std::string where = what + " on " + url->display;
+  const int code = static_cast<int>(out.code);
+  // libcurl 7.88 reports a failed SELECT as CURLE_LOGIN_DENIED; only its text tells them apart.
+  if (out.code == CURLE_LOGIN_DENIED && out.detail.find("Select") != std::string::npos) {
+    return std::unexpected(error{
+        .kind = error_kind::transient, .code = code,
+        .message = where + ": mailbox '" + mailbox + "' does not exist or cannot be selected"});
+  }
+  if (out.code == CURLE_REMOTE_FILE_NOT_FOUND) {
+    if (out.detail.find("UIDVALIDITY") != std::string::npos) {
+      return std::unexpected(error{
+          .kind = error_kind::transient, .code = code,
+          .message = where + ": UIDVALIDITY of '" + mailbox +
+                     "' changed (mailbox recreated); re-read the status and resynchronise"});
+    }
+    return std::unexpected(error{.kind = error_kind::permanent, .code = code,
+                                 .message = where + ": no such message (expunged?)"});
+  }
+  if (out.code == CURLE_QUOTE_ERROR) {  // tagged NO or BAD to our custom command
+    return std::unexpected(error{.kind = refused_kind, .code = code,
+                                 .message = where + ": the server refused the command"});
+  }
+  if (out.code == CURLE_WRITE_ERROR && session->body_overflowed()) {
+    return std::unexpected(error{.kind = error_kind::permanent, .code = code,
+                                 .message = where + ": response larger than the 64 MiB limit"});
+  }
+  return std::unexpected(detail::classify_common(where, out, session->stop_requested()));
+}
+
+imap_client::imap_client(endpoint ep, const std::atomic<bool>* stop) : impl_(std::make_unique<impl>()) {
+  global_init();
+  impl_->url = detail::parse_endpoint_url(ep.url);
+  if (!impl_->url) return;
+  impl_->mailbox = impl_->url->mailbox;
+  if (auto ok = check_endpoint(ep); !ok) {
+    impl_->url = std::unexpected(ok.error());  // every operation reports the refusal
+    return;
+  }
+  impl_->session = std::make_unique<detail::curl_session>(ep, *impl_->url, stop);
+}
+
+imap_client::~imap_client() = default;
+
+const std::string& imap_client::mailbox() const { return impl_->mailbox; }
+
+void imap_client::set_search_window(std::int64_t uids) { impl_->search_window = std::max<std::int64_t>(uids, 1); }
+
+std::expected<mailbox_status, error> imap_client::status() {
+  if (auto bad = impl_->unusable()) return std::unexpected(*bad);
+  // RFC 3501 6.3.10: STATUS needs no SELECT; curl sends it as is on a URL without a mailbox.
+  const std::string command = "STATUS " + detail::imap_quote(impl_->mailbox) + " (UIDVALIDITY UIDNEXT MESSAGES)";
+  if (auto ok = impl_->run("IMAP STATUS " + impl_->mailbox, impl_->url->base, command, error_kind::transient);
+      !ok) {
+    if (ok.error().code == static_cast<int>(CURLE_QUOTE_ERROR)) {
+      ok.error().message += " (mailbox '" + impl_->mailbox + "' missing?)";
+    }
+    return std::unexpected(ok.error());
+  }
+  auto parsed = detail::parse_status(impl_->session->body());
+  if (!parsed) {
+    return std::unexpected(error{.kind = error_kind::transient, .code = 0,
+                                 .message = "IMAP STATUS on " + impl_->url->display +
+                                            ": no UIDVALIDITY/UIDNEXT/MESSAGES in the reply"});
+  }
+  return *parsed;
+}
+
+std::expected<std::vector<std::int64_t>, error> imap_client::uids_after(std::int64_t after,
+                                                                         std::int64_t uidvalidity) {
+  auto st = status();
+  if (!st) return std::unexpected(st.error());
+  if (uidvalidity > 0 && st->uidvalidity != uidvalidity) {
+    return std::unexpected(error{
+        .kind = error_kind::transient, .code = static_cast<int>(CURLE_REMOTE_FILE_NOT_FOUND),
+        .message = "IMAP on " + impl_->url->display + ": UIDVALIDITY of '" + impl_->mailbox + "' is now " +
+                   std::to_string(st->uidvalidity) + ", expected " + std::to_string(uidvalidity) +
+                   "; re-read the status and resynchronise"});
+  }
+  std::vector<std::int64_t> uids;
+  const std::int64_t top = st->uidnext - 1;  // RFC 3501 2.3.1.1: every existing UID < UIDNEXT
+  const std::string target = impl_->mailbox_url(uidvalidity);
+  // Bounded windows keep each "* SEARCH" line short: libcurl 7.88 truncates long lines silently.
+  // Explicit upper bounds also avoid "n:*" matching the highest UID when it is below n.
+  for (std::int64_t low = std::max<std::int64_t>(after, 0) + 1; low <= top;) {
+    const std::int64_t span = impl_->search_window - 1;
+    const std::int64_t high = low > std::numeric_limits<std::int64_t>::max() - span ? top : std::min(top, low + span);
+    const std::string range = std::to_string(low) + ":" + std::to_string(high);
+    if (auto ok = impl_->run("IMAP UID SEARCH " + range, target, "UID SEARCH UID " + range, error_kind::transient);
+        !ok) {
+      return std::unexpected(ok.error());
+    }
+    auto found = detail::parse_search(impl_->session->body(), low, high);
+    uids.insert(uids.end(), found.begin(), found.end());
+    if (high == top) break;
+    low = high + 1;
+  }
+  return uids;
+}
+
+std::expected<std::string, error> imap_client::fetch(std::int64_t uid, std::int64_t uidvalidity) {
+  if (auto bad = impl_->unusable()) return std::unexpected(*bad);
+  if (uid <= 0) {
+    return std::unexpected(error{.kind = error_kind::permanent, .code = 0, .message = "IMAP FETCH: invalid UID"});
+  }
+  // RFC 5092 "mailbox;UIDVALIDITY=v/;UID=n": libcurl runs UID FETCH n BODY[] (sets \Seen).
+  const std::string target = impl_->mailbox_url(uidvalidity) + "/;UID=" + std::to_string(uid);
+  if (auto ok = impl_->run("IMAP FETCH UID " + std::to_string(uid), target, "", error_kind::transient); !ok) {
+    return std::unexpected(ok.error());
+  }
+  return impl_->session->body();
+}
+
+std::expected<void, error> imap_client::add_flags(std::int64_t uid, std::int64_t uidvalidity,
+                                                  std::string_view flags) {
+  if (auto bad = impl_->unusable()) return std::unexpected(*bad);
+  // Flags are atoms (RFC 3501 section 9, flag-list): refuse anything that could end the list
+  // or inject a second command.
+  const bool bad_flags = flags.empty() || flags.find_first_of(std::string_view("(){}\"%*]\r\n\0", 12)) !=
+                                              std::string_view::npos;
+  if (uid <= 0 || bad_flags) {
+    return std::unexpected(error{.kind = error_kind::config, .code = 0,
+                                 .message = "IMAP STORE: invalid UID or flag list"});
+  }
+  const std::string command = "UID STORE " + std::to_string(uid) + " +FLAGS.SILENT (" + std::string(flags) + ")";
+  return impl_->run("IMAP UID STORE " + std::to_string(uid), impl_->mailbox_url(uidvalidity), command,
+                    error_kind::permanent);
+}
+
+std::expected<void, error> imap_client::noop() {
+  if (auto bad = impl_->unusable()) return std::unexpected(*bad);
+  return impl_->run("IMAP NOOP", impl_->url->base, "NOOP", error_kind::transient);
+}
+
+}  // namespace supportd::transport

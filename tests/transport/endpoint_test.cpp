@@ -1,0 +1,157 @@
+#include "supportd/transport/transport.hpp"
+
+#include <gtest/gtest.h>
+
+#include "detail/endpoint_rules.hpp"
+#include "detail/imap_response.hpp"
+
+namespace supportd::transport {
+namespace {
+
+endpoint make(std::string url) {
+  endpoint ep;
+  ep.url = std::move(url);
+  ep.user = "support@okpay-wallet.example";
+  ep.password = "s3cret-pass";
+  return ep;
+}
+
+TEST(check_endpoint, loopback_clear_text_is_allowed) {
+  for (const char* url : {"imap://127.0.0.1:1143/INBOX", "imap://localhost/INBOX", "smtp://[::1]:2525",
+                          "smtp://127.8.9.10", "imap://LOCALHOST."}) {
+    auto ep = make(url);
+    ep.starttls = false;
+    EXPECT_TRUE(check_endpoint(ep).has_value()) << url;
+  }
+}
+
+TEST(check_endpoint, remote_clear_text_needs_starttls_or_opt_in) {
+  auto ep = make("imap://mail.example.com/INBOX");
+  ep.starttls = true;
+  EXPECT_TRUE(check_endpoint(ep).has_value());
+  ep.starttls = false;
+  const auto refused = check_endpoint(ep);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().kind, error_kind::config);
+  EXPECT_NE(refused.error().message.find("mail.example.com"), std::string::npos);
+  ep.allow_plaintext = true;
+  EXPECT_TRUE(check_endpoint(ep).has_value());
+
+  auto smtp = make("smtp://10.0.0.5:587");
+  smtp.starttls = false;
+  EXPECT_FALSE(check_endpoint(smtp).has_value());
+}
+
+TEST(check_endpoint, implicit_tls_is_always_allowed) {
+  for (const char* url : {"imaps://imap.example.com/INBOX", "smtps://smtp.example.com:465"}) {
+    auto ep = make(url);
+    ep.starttls = false;
+    EXPECT_TRUE(check_endpoint(ep).has_value()) << url;
+  }
+}
+
+TEST(check_endpoint, rejects_other_schemes_and_garbage) {
+  for (const char* url : {"http://127.0.0.1/", "pop3://127.0.0.1/", "not a url", "", "imap://"}) {
+    const auto result = check_endpoint(make(url));
+    ASSERT_FALSE(result.has_value()) << url;
+    EXPECT_EQ(result.error().kind, error_kind::config) << url;
+  }
+}
+
+TEST(check_endpoint, password_in_url_is_refused_and_not_echoed) {
+  const auto result = check_endpoint(make("imaps://support:hunter2@imap.example.com/INBOX"));
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().kind, error_kind::config);
+  EXPECT_EQ(result.error().message.find("hunter2"), std::string::npos);
+}
+
+TEST(endpoint_rules, loopback_hosts) {
+  using detail::is_loopback_host;
+  for (const char* host : {"127.0.0.1", "127.255.0.9", "localhost", "LocalHost", "::1", "[::1]",
+                           "::ffff:127.0.0.1", "foo.localhost"}) {
+    EXPECT_TRUE(is_loopback_host(host)) << host;
+  }
+  for (const char* host : {"", "128.0.0.1", "10.0.0.1", "::2", "localhost.example.com", "127.0.0.1.nip.io",
+                           "::ffff:10.0.0.1", "0.0.0.0"}) {
+    EXPECT_FALSE(is_loopback_host(host)) << host;
+  }
+}
+
+TEST(endpoint_rules, starttls_only_off_loopback) {
+  endpoint ep;
+  auto remote = detail::parse_endpoint_url("smtp://smtp.example.com:587");
+  auto local = detail::parse_endpoint_url("smtp://127.0.0.1:2525");
+  auto tls = detail::parse_endpoint_url("smtps://smtp.example.com");
+  ASSERT_TRUE(remote && local && tls);
+  EXPECT_TRUE(detail::needs_starttls(*remote, ep));
+  EXPECT_FALSE(detail::needs_starttls(*local, ep));
+  EXPECT_FALSE(detail::needs_starttls(*tls, ep));
+  ep.starttls = false;
+  EXPECT_FALSE(detail::needs_starttls(*remote, ep));
+}
+
+TEST(endpoint_rules, mailbox_from_path) {
+  auto a = detail::parse_endpoint_url("imap://127.0.0.1:143/Support%20Queue");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->mailbox, "Support Queue");
+  EXPECT_EQ(a->base, "imap://127.0.0.1:143/");
+  auto b = detail::parse_endpoint_url("imap://127.0.0.1/");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->mailbox, "INBOX");
+  EXPECT_FALSE(detail::parse_endpoint_url("imap://127.0.0.1/INBOX;UID=4").has_value());
+  EXPECT_FALSE(detail::parse_endpoint_url("imap://127.0.0.1/IN%0D%0ABOX").has_value());
+  EXPECT_EQ(detail::imap_quote(R"(a "b" \c)"), R"("a \"b\" \\c")");
+}
+
+TEST(imap_client, refused_endpoint_fails_every_call_without_network) {
+  auto ep = make("imap://mail.example.com/Support");
+  ep.starttls = false;
+  imap_client client(ep);
+  EXPECT_EQ(client.mailbox(), "Support");
+  const auto st = client.status();
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().kind, error_kind::config);
+  EXPECT_EQ(client.fetch(1, 1).error().kind, error_kind::config);
+  EXPECT_EQ(client.noop().error().kind, error_kind::config);
+}
+
+TEST(imap_client, mailbox_name_is_decoded) {
+  imap_client client(make("imap://127.0.0.1:1/Support%20Queue"));
+  EXPECT_EQ(client.mailbox(), "Support Queue");
+}
+
+TEST(smtp_client, refused_endpoint_fails_without_network) {
+  auto ep = make("smtp://smtp.example.com:25");
+  ep.starttls = false;
+  smtp_client client(ep);
+  const auto sent = client.send("", {"a@example.com"}, "Subject: x\r\n\r\nx\r\n");
+  ASSERT_FALSE(sent.has_value());
+  EXPECT_EQ(sent.error().kind, error_kind::config);
+}
+
+TEST(imap_response, status_line) {
+  const auto st = detail::parse_status("* STATUS INBOX (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 1795315073)\r\n");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->messages, 2);
+  EXPECT_EQ(st->uidnext, 3);
+  EXPECT_EQ(st->uidvalidity, 1795315073);
+  const auto quoted = detail::parse_status("* STATUS \"My (box)\" (UIDVALIDITY 7 UIDNEXT 1 MESSAGES 0)");
+  ASSERT_TRUE(quoted.has_value());
+  EXPECT_EQ(quoted->uidvalidity, 7);
+  EXPECT_FALSE(detail::parse_status("* STATUS INBOX (MESSAGES 2)\r\n").has_value());
+  EXPECT_FALSE(detail::parse_status("* OK nothing here\r\n").has_value());
+  EXPECT_FALSE(detail::parse_status("").has_value());
+}
+
+TEST(imap_response, search_lines_are_filtered_to_the_window) {
+  using V = std::vector<std::int64_t>;
+  EXPECT_EQ(detail::parse_search("* SEARCH 3 1 2\r\n", 1, 100), (V{1, 2, 3}));
+  // "UID SEARCH UID 10:*" answers the highest UID (3) even though it is below 10.
+  EXPECT_EQ(detail::parse_search("* SEARCH 3\r\n", 10, 20), V{});
+  EXPECT_EQ(detail::parse_search("* SEARCH\r\n", 1, 5), V{});
+  EXPECT_EQ(detail::parse_search("* SEARCH 5 x 6\r\n* SEARCH 6 7\r\n", 1, 6), (V{5, 6}));
+  EXPECT_EQ(detail::parse_search("garbage", 1, 6), V{});
+}
+
+}  // namespace
+}  // namespace supportd::transport
