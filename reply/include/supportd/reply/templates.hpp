@@ -15,10 +15,11 @@ namespace supportd::reply {
 /// Values a template may use: {{customer_name}}, {{subject}}, {{ticket}}, {{category}},
 /// {{category_name}}, {{language}}, {{support_address}}.
 struct reply_vars {
-  std::string customer_name;  // display name, or the local part of the address
+  std::string customer_name;  // display name, or the local part of the address (one line)
   std::string subject;        // original subject (decoded)
   std::string ticket;         // e.g. "OK-20261122-000042"
   std::string category;       // taxonomy id
+  std::string category_name;  // display name of the category; filled by render() when empty
   std::string language;       // "zh" / "en"
   std::string support_address;
 };
@@ -28,13 +29,16 @@ struct template_error {
   std::string message;
 };
 
-/// A rendered reply: first line of the template file may be "Subject: ..." (optional override,
-/// otherwise "Re: <original>"); the rest is the body.
+/// A rendered reply body (the subject is the caller's "Re: <original>").
 struct rendered_reply {
-  std::string body;
-  std::string template_name;  // "<lang>/<category>"
+  std::string body;              // UTF-8, "\n" line endings (the composer writes CRLF)
+  std::string template_name;     // "<lang>/<category>" actually used (after fallback)
   std::string template_version;  // short content hash of the template file
 };
+
+/// Built-in display name of a taxonomy category in "zh" or "en" (the id itself when unknown).
+[[nodiscard]] std::string default_category_name(std::string_view category,
+                                                std::string_view language);
 
 /// All templates of a directory, parsed and checked once; immutable.
 class template_set {
@@ -46,8 +50,10 @@ class template_set {
       const std::vector<std::string>& languages = {"zh", "en"});
 
   /// Renders category's template in `language` (falls back to "en", then to "general").
-  [[nodiscard]] std::expected<rendered_reply, template_error> render(
-      std::string_view category, std::string_view language, const reply_vars& vars) const;
+  /// Thread-safe: each call renders from the cached source; the set itself never changes.
+  [[nodiscard]] std::expected<rendered_reply, template_error> render(std::string_view category,
+                                                                     std::string_view language,
+                                                                     const reply_vars& vars) const;
 
   struct entry;
   explicit template_set(std::map<std::string, std::shared_ptr<const entry>> entries);
