@@ -40,6 +40,10 @@ struct inbound_key {
   auto operator<=>(const inbound_key&) const = default;
 };
 
+/// Prefix of every ticket: a ticket is this prefix and the thread id padded to 6 digits
+/// ("OK-000042", written "[#OK-000042]" in subjects). Stored, so old tickets stay valid.
+inline constexpr std::string_view ticket_prefix = "OK-";
+
 struct thread_row {
   std::int64_t id = 0;
   std::string ticket;  // "[#ticket]" tag value, unique
