@@ -66,7 +66,9 @@ TEST_F(PipelineTest, EnglishCustomerGetsEnglishReplyWithHeaders) {
   EXPECT_TRUE(has_line(data, "X-Auto-Response-Suppress: All")) << data;
   EXPECT_NE(data.find("Message-ID: <ar."), std::string::npos);
   EXPECT_NE(data.find("@okpay-wallet.example>"), std::string::npos);
-  EXPECT_NE(data.find("Alice Walker"), std::string::npos);
+  auto reply = mime::parse_message(data);
+  ASSERT_TRUE(reply);
+  EXPECT_NE(reply->body_text.find("Alice Walker"), std::string::npos) << reply->body_text;
 }
 
 TEST_F(PipelineTest, ChineseCustomerGetsChineseReply) {
@@ -82,6 +84,10 @@ TEST_F(PipelineTest, ChineseCustomerGetsChineseReply) {
   // The subject is RFC 2047 encoded; the body is UTF-8 Chinese.
   EXPECT_NE(items[0].data.find("Subject: =?UTF-8?B?"), std::string::npos) << items[0].data;
   EXPECT_NE(items[0].data.find("charset=utf-8"), std::string::npos);
+  auto reply = mime::parse_message(items[0].data);
+  ASSERT_TRUE(reply);
+  EXPECT_NE(reply->body_text.find("王小红"), std::string::npos) << reply->body_text;
+  EXPECT_NE(reply->subject.find("支付失败"), std::string::npos) << reply->subject;
   auto messages = db_->thread_messages(o.thread_id);
   ASSERT_EQ(messages.size(), 2u);
   EXPECT_NE(messages[1].body.find("王小红"), std::string::npos);
