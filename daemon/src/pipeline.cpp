@@ -327,7 +327,8 @@ outcome pipeline::quarantine(const store::inbound_key& key, std::string_view rea
   store::message_row in;
   in.key = key;
   in.direction = "in";
-  in.state = store::inbound_state::quarantined;
+  // Recorded as decided (decision "quarantine") so the flag step marks it \Seen like any other.
+  in.state = store::inbound_state::decided;
   in.thread_id = t.id;
   in.decision = "quarantine";
   in.reason = std::string(reason);
