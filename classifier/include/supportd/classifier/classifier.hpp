@@ -27,11 +27,11 @@ struct keyword_hit {
 };
 
 struct classification {
-  std::string category;             // taxonomy id; "general" when unsure
-  double confidence = 0;            // 0..1
-  std::string language;             // "zh" or "en"
-  bool escalate = false;            // category escalates, or confidence below threshold
-  bool low_confidence = false;      // fell back to general because nothing was sure enough
+  std::string category;               // taxonomy id; "general" when unsure
+  double confidence = 0;              // 0..1
+  std::string language;               // "zh" or "en"
+  bool escalate = false;              // category escalates, or confidence below threshold
+  bool low_confidence = false;        // fell back to general because nothing was sure enough
   std::vector<keyword_hit> keywords;  // hits of the chosen category, strongest first
 };
 
@@ -48,6 +48,10 @@ class rules {
   [[nodiscard]] const std::vector<std::string>& categories() const;
   /// Whether a category always escalates to an agent.
   [[nodiscard]] bool escalates(std::string_view category) const;
+  /// Human name of a category for replies: `language` "zh…" gives Chinese, anything else
+  /// English; an unknown category gives its id back.
+  [[nodiscard]] std::string display_name(std::string_view category,
+                                         std::string_view language) const;
 
   struct impl;
   explicit rules(std::unique_ptr<impl> p);
