@@ -1,0 +1,22 @@
+#pragma once
+// Structured header parsing: address lists and message identifiers.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "supportd/mime/message.hpp"
+
+namespace supportd::mime::detail {
+
+/// Parses an RFC 5322 §3.4 address-list (raw, undecoded value) into mailboxes; group names are
+/// dropped, display names are RFC 2047 decoded, domains lower-cased.
+std::vector<mailbox> parse_address_list(std::string_view raw);
+
+/// Extracts msg-ids (RFC 5322 §3.6.4) without angle brackets, in order.
+std::vector<std::string> parse_msg_ids(std::string_view raw);
+
+/// Drops NUL and other C0 controls, turns CR/LF/TAB into spaces (no header injection).
+void sanitize_header_text(std::string& s);
+
+}  // namespace supportd::mime::detail
