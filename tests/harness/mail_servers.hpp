@@ -91,7 +91,8 @@ class mail_servers {
     std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/supportd-mail-XXXXXX";
     if (mkdtemp(pattern.data()) == nullptr) throw std::system_error(errno, std::generic_category(), "mkdtemp");
     dir_ = pattern;
-    const auto r = run_harness({"start", "--dir", dir_.string()});
+    // --owner-pid: the servers stop by themselves if this test process dies without cleanup.
+    const auto r = run_harness({"start", "--dir", dir_.string(), "--owner-pid", std::to_string(getpid())});
     if (r.exit_code != 0) {
       std::filesystem::remove_all(dir_);
       throw std::runtime_error("mailservers.py start failed (exit " + std::to_string(r.exit_code) + ")");

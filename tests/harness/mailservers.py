@@ -465,6 +465,10 @@ def cmd_start(a):
         try:
             start_imap(d, st)
             start_smtp(d, st)
+            if a.owner_pid:
+                st["pids"]["watch"] = spawn(
+                    [sys.executable, os.path.abspath(__file__), "watch", "--dir", d,
+                     "--owner-pid", str(a.owner_pid)], os.path.join(d, "watch.log"))
             write_json(state_path(d), st)
             print(json.dumps(st))
             return 0
@@ -480,10 +484,25 @@ def cmd_stop(a):
     if not os.path.exists(state_path(d)):
         return 0
     st = read_json(state_path(d))
-    for key in ("smtp", "imap"):
+    for key in ("watch", "smtp", "imap"):  # the watchdog first, so it cannot race this stop
         stop_pid(st["pids"].get(key))
         st["pids"][key] = None
     write_json(state_path(d), st)
+    return 0
+
+
+def cmd_watch(a):
+    """Stops the servers once the owner process is gone (a crashed test must not leak them)."""
+    d = os.path.abspath(a.dir)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while alive(a.owner_pid) and os.path.exists(state_path(d)):
+        time.sleep(0.5)
+    try:
+        st = read_json(state_path(d))
+    except (OSError, ValueError):
+        return 0
+    for key in ("smtp", "imap"):
+        stop_pid(st["pids"].get(key))
     return 0
 
 
@@ -538,6 +557,8 @@ def main(argv):
     s.add_argument("--dir", required=True)
     s.add_argument("--user", action="append", help="NAME[:PASSWORD] (repeatable)")
     s.add_argument("--no-tls", action="store_true", help="no IMAPS listener")
+    s.add_argument("--owner-pid", type=int,
+                   help="stop the servers by themselves when this process exits")
     for name in ("stop", "stop-imap", "start-imap", "stop-smtp", "start-smtp"):
         sub.add_parser(name).add_argument("--dir", required=True)
     s = sub.add_parser("append", help="APPEND .eml files; prints the new UIDs")
@@ -550,6 +571,9 @@ def main(argv):
     s.add_argument("--user")
     s.add_argument("--mailbox", default="INBOX")
     s.add_argument("--uid", type=int, required=True)
+    s = sub.add_parser("watch", help=argparse.SUPPRESS)
+    s.add_argument("--dir", required=True)
+    s.add_argument("--owner-pid", type=int, required=True)
     s = sub.add_parser("smtp-serve", help=argparse.SUPPRESS)
     s.add_argument("--dir", required=True)
     s.add_argument("--port", type=int, required=True)
@@ -566,6 +590,8 @@ def main(argv):
         return cmd_append(a)
     if a.cmd == "flags":
         return cmd_flags(a)
+    if a.cmd == "watch":
+        return cmd_watch(a)
     if a.cmd == "smtp-serve":
         smtp_serve(a.dir, a.port)
         return 0
