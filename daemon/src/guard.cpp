@@ -72,8 +72,10 @@ std::string reply_address(const mime::parsed_message& msg) {
 guard_verdict should_auto_reply(const mime::parsed_message& msg, const guard_settings& settings) {
   // RFC 3834 §2: Auto-Submitted with any value but "no" marks machine-generated mail.
   if (auto v = msg.header("Auto-Submitted")) {
-    std::string value = lower(trim(v->substr(0, v->find(';'))));
-    if (value != "no") return deny("auto-submitted", "Auto-Submitted: " + std::string(trim(*v)));
+    // The keyword may be followed by parameters or a comment: "no (human)" is still "no".
+    std::string_view keyword = trim(*v);
+    keyword = keyword.substr(0, std::min(keyword.find_first_of(" \t;("), keyword.size()));
+    if (lower(keyword) != "no") return deny("auto-submitted", "Auto-Submitted: " + std::string(trim(*v)));
   }
   // A null reverse-path is a delivery status notification (RFC 3834 §2, RFC 5321 §4.5.5).
   if (msg.return_path && msg.return_path->empty())

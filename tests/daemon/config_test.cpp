@@ -63,7 +63,7 @@ TEST_F(ConfigTest, ErrorsNameTheLine) {
   EXPECT_EQ(broken.error().line, 1);
   auto bad_type = load_settings(write(minimal + "[log]\nlevel = 3\n"));
   ASSERT_FALSE(bad_type);
-  EXPECT_NE(bad_type.error().to_string().find(":12:"), std::string::npos)
+  EXPECT_NE(bad_type.error().to_string().find(":11:"), std::string::npos)
       << bad_type.error().to_string();
 }
 

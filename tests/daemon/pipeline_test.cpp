@@ -82,7 +82,7 @@ TEST_F(PipelineTest, ChineseCustomerGetsChineseReply) {
   auto items = outbox();
   ASSERT_EQ(items.size(), 1u);
   // The subject is RFC 2047 encoded; the body is UTF-8 Chinese.
-  EXPECT_NE(items[0].data.find("Subject: =?UTF-8?B?"), std::string::npos) << items[0].data;
+  EXPECT_NE(items[0].data.find("Subject: =?utf-8?B?"), std::string::npos) << items[0].data;
   EXPECT_NE(items[0].data.find("charset=utf-8"), std::string::npos);
   auto reply = mime::parse_message(items[0].data);
   ASSERT_TRUE(reply);

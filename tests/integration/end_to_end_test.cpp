@@ -111,7 +111,7 @@ TEST_F(EndToEnd, RepliesToPeopleInTheirLanguageAndNeverToMachines) {
   const auto* zh = reply_to(received, "pay-2@example.net");
   ASSERT_NE(zh, nullptr);
   EXPECT_EQ(zh->rcpt_tos, std::vector<std::string>{"wang@example.net"});
-  EXPECT_TRUE(header(zh->data, "Subject").starts_with("=?UTF-8?B?"));
+  EXPECT_TRUE(header(zh->data, "Subject").starts_with("=?utf-8?B?"));
   EXPECT_NE(body_of(*zh).find("客服"), std::string::npos) << body_of(*zh);
   EXPECT_NE(body_of(*zh).find("王小红"), std::string::npos) << body_of(*zh);
 

@@ -76,6 +76,23 @@ TEST_F(imap, uids_after_lists_only_newer_messages) {
   EXPECT_TRUE(beyond->empty());
 }
 
+TEST_F(imap, mail_arriving_while_the_mailbox_is_selected_is_seen) {
+  // Regression: STATUS on the selected mailbox is answered from Dovecot's stale session view.
+  const auto first = servers_.append({data_file("plain.eml")});
+  imap_client client(harness_endpoint(servers_.imap_url()));
+  const auto st = client.status();
+  ASSERT_TRUE(st.has_value()) << st.error().message;
+  const auto before = client.uids_after(0, st->uidvalidity);
+  ASSERT_TRUE(before.has_value());
+  ASSERT_EQ(*before, first);
+  ASSERT_TRUE(client.fetch(first[0], st->uidvalidity).has_value());
+
+  const auto later = servers_.append({data_file("dots.eml")});
+  const auto after = client.uids_after(first[0], st->uidvalidity);
+  ASSERT_TRUE(after.has_value()) << after.error().message;
+  EXPECT_EQ(*after, later);
+}
+
 TEST_F(imap, uids_after_spans_several_search_windows) {
   std::vector<std::filesystem::path> files;
   for (int i = 0; i < 10; ++i) {

@@ -20,6 +20,7 @@ struct imap_client::impl {
   std::string mailbox = "INBOX";
   std::unique_ptr<detail::curl_session> session;
   std::int64_t search_window = 5000;
+  bool selected_once = false;  // the session has selected the mailbox (STATUS may be stale)
 
   // Why an operation cannot run at all (bad config), or nullopt.
   [[nodiscard]] std::optional<error> unusable() const;
@@ -108,7 +109,14 @@ void imap_client::set_search_window(std::int64_t uids) { impl_->search_window = 
 
 std::expected<mailbox_status, error> imap_client::status() {
   if (auto bad = impl_->unusable()) return std::unexpected(*bad);
-  // RFC 3501 6.3.10: STATUS needs no SELECT; curl sends it as is on a URL without a mailbox.
+  // RFC 3501 6.3.10: STATUS must not be used to check the *selected* mailbox for new mail, and
+  // Dovecot answers it from the session's stale view. Once curl has the mailbox selected, a NOOP
+  // on it first lets the server report new messages (RFC 3501 6.1.2), so UIDNEXT is current.
+  if (impl_->selected_once) {
+    if (auto ok = impl_->run("IMAP NOOP", impl_->mailbox_url(0), "NOOP", error_kind::transient); !ok)
+      return std::unexpected(ok.error());
+  }
+  // STATUS needs no SELECT; curl sends it as is on a URL without a mailbox.
   const std::string command = "STATUS " + detail::imap_quote(impl_->mailbox) + " (UIDVALIDITY UIDNEXT MESSAGES)";
   if (auto ok = impl_->run("IMAP STATUS " + impl_->mailbox, impl_->url->base, command, error_kind::transient);
       !ok) {
@@ -150,6 +158,7 @@ std::expected<std::vector<std::int64_t>, error> imap_client::uids_after(std::int
         !ok) {
       return std::unexpected(ok.error());
     }
+    impl_->selected_once = true;
     auto found = detail::parse_search(impl_->session->body(), low, high);
     uids.insert(uids.end(), found.begin(), found.end());
     if (high == top) break;
