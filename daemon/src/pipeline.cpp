@@ -104,8 +104,7 @@ std::string reply_subject(std::string_view original, std::string_view ticket) {
                        subject.starts_with("回复:") || subject.starts_with("回复：") ||
                        subject.starts_with("答复:") || subject.starts_with("答复：");
   std::string out = already_reply ? subject : "Re: " + subject;
-  if (subject.empty()) out = "Re:";
-  return out + " [#" + std::string(ticket) + "]";
+  return (subject.empty() ? std::string("Re:") : out) + " [#" + std::string(ticket) + "]";
 }
 
 std::string reply_message_id(std::string_view inbound_message_id, const store::inbound_key& key,
@@ -271,7 +270,8 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
   reply_msg.to.push_back({msg.reply_to && !msg.reply_to->address.empty() ? msg.reply_to->name
                           : msg.from ? msg.from->name : "",
                           t.customer_address});
-  reply_msg.subject = reply_subject(msg.subject, t.ticket);
+  // A message without a subject gets the category's name, in the customer's language.
+  reply_msg.subject = reply_subject(msg.subject.empty() ? vars.category_name : msg.subject, t.ticket);
   reply_msg.message_id = reply_message_id(msg.message_id, key, settings_.reply.message_id_domain);
   reply_msg.in_reply_to = msg.message_id;
   reply_msg.references = msg.references;  // compose() appends in_reply_to (RFC 5322 §3.6.4)

@@ -162,6 +162,16 @@ TEST_F(PipelineTest, SameMessageTwiceIsAnsweredOnce) {
   EXPECT_EQ(outbox().size(), 1u);
 }
 
+TEST_F(PipelineTest, MessageWithoutSubjectGetsTheCategoryName) {
+  process("From: a@example.com\r\nTo: support@okpay-wallet.example\r\nMessage-ID: <ns@x>\r\n\r\n"
+          "I want a refund for my purchase, the merchant never shipped it.\r\n");
+  auto items = outbox();
+  ASSERT_EQ(items.size(), 1u);
+  auto reply = mime::parse_message(items[0].data);
+  ASSERT_TRUE(reply);
+  EXPECT_TRUE(reply->subject.starts_with("Re: Refund")) << reply->subject;
+}
+
 TEST_F(PipelineTest, ReplyIdIsStableForRetries) {
   store::inbound_key key{"INBOX", 1, 5};
   EXPECT_EQ(reply_message_id("x@y", key, "d.example"), reply_message_id("x@y", key, "d.example"));

@@ -50,7 +50,7 @@ constexpr charset_target cp932{"CP932", "shift_jis"};
 constexpr charset_target cp949{"CP949", "euc-kr"};
 constexpr charset_target cp1252{"CP1252", "windows-1252"};
 
-constexpr std::array<alias_entry, 52> alias_table{{
+constexpr std::array<alias_entry, 54> alias_table{{
     {"gb2312", gb18030},
     {"gbk", gb18030},
     {"cp936", gb18030},
@@ -69,6 +69,8 @@ constexpr std::array<alias_entry, 52> alias_table{{
     {"gb2312-80", gb18030},
     {"big5", big5},
     {"big5-hkscs", big5},
+    {"big5-tw", big5},
+    {"big5_tw", big5},
     {"big5hkscs", big5},
     {"cn-big5", big5},
     {"x-x-big5", big5},
