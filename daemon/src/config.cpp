@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <vector>
 #include <sstream>
 #include <toml++/toml.h>
 
@@ -146,13 +148,35 @@ std::string lower(std::string s) {
 }
 
 std::expected<settings, config_error> read(const toml::table& root, const reader& r) {
-  static constexpr std::string_view known_sections[] = {"imap",  "smtp",       "reply",
-                                                        "store", "classifier", "templates",
-                                                        "log"};
+  // Every section and key an operator may write; anything else is a typo worth an error.
+  static const std::map<std::string_view, std::vector<std::string_view>> known = {
+      {"imap",
+       {"url", "user", "password_file", "password_env", "allow_plaintext", "starttls", "ca_file",
+        "insecure_skip_verify", "timeout_seconds", "poll_seconds", "batch_size",
+        "reconnect_max_seconds"}},
+      {"smtp",
+       {"url", "user", "password_file", "password_env", "allow_plaintext", "starttls", "ca_file",
+        "insecure_skip_verify", "timeout_seconds", "envelope_from", "retry_base_seconds",
+        "retry_max_seconds", "max_attempts"}},
+      {"reply",
+       {"from", "addresses", "message_id_domain", "require_addressed", "enabled",
+        "repeat_window_hours", "max_per_recipient_per_day", "max_per_minute"}},
+      {"store", {"path"}},
+      {"classifier", {"rules"}},
+      {"templates", {"dir"}},
+      {"log", {"level"}}};
   for (auto&& [key, node] : root) {
-    bool known = false;
-    for (auto s : known_sections) known = known || key.str() == s;
-    if (!known) return std::unexpected(r.error_at(&node, "unknown section [" + std::string(key.str()) + "]"));
+    auto section = known.find(key.str());
+    if (section == known.end())
+      return std::unexpected(r.error_at(&node, "unknown section [" + std::string(key.str()) + "]"));
+    const toml::table* table = node.as_table();
+    if (!table)
+      return std::unexpected(r.error_at(&node, "[" + std::string(key.str()) + "] must be a table"));
+    for (auto&& [name, value] : *table)
+      if (std::find(section->second.begin(), section->second.end(), name.str()) ==
+          section->second.end())
+        return std::unexpected(r.error_at(&value, "unknown key '" + std::string(name.str()) +
+                                                      "' in [" + std::string(key.str()) + "]"));
   }
   settings s;
   s.source = r.file;
@@ -167,6 +191,9 @@ std::expected<settings, config_error> read(const toml::table& root, const reader
   auto batch = r.integer(imap_t, "batch_size", 50, 1, 10000);
   if (!batch) return std::unexpected(batch.error());
   s.imap.batch_size = static_cast<std::size_t>(*batch);
+  auto reconnect = r.integer(imap_t, "reconnect_max_seconds", 300, 1, 86400);
+  if (!reconnect) return std::unexpected(reconnect.error());
+  s.imap.reconnect_max = std::chrono::seconds(*reconnect);
 
   auto smtp = r.endpoint(root, "smtp", "smtp smtps");
   if (!smtp) return std::unexpected(smtp.error());
@@ -174,6 +201,16 @@ std::expected<settings, config_error> read(const toml::table& root, const reader
   auto env_from = r.string(*root["smtp"].as_table(), "envelope_from", "");
   if (!env_from) return std::unexpected(env_from.error());
   s.smtp.envelope_from = *env_from;
+  const toml::table& smtp_t = *root["smtp"].as_table();
+  auto retry_base = r.integer(smtp_t, "retry_base_seconds", 30, 1, 86400);
+  if (!retry_base) return std::unexpected(retry_base.error());
+  s.smtp.retry_base = std::chrono::seconds(*retry_base);
+  auto retry_max = r.integer(smtp_t, "retry_max_seconds", 3600, *retry_base, 7 * 86400);
+  if (!retry_max) return std::unexpected(retry_max.error());
+  s.smtp.retry_max = std::chrono::seconds(*retry_max);
+  auto max_attempts = r.integer(smtp_t, "max_attempts", 30, 1, 1000);
+  if (!max_attempts) return std::unexpected(max_attempts.error());
+  s.smtp.max_attempts = static_cast<int>(*max_attempts);
 
   const toml::table* reply_t = root["reply"].as_table();
   if (!reply_t) return std::unexpected(config_error{r.file.string(), 0, "missing [reply] section"});
@@ -203,6 +240,18 @@ std::expected<settings, config_error> read(const toml::table& root, const reader
   auto addressed = r.boolean(*reply_t, "require_addressed", true);
   if (!addressed) return std::unexpected(addressed.error());
   s.reply.require_addressed = *addressed;
+  auto enabled = r.boolean(*reply_t, "enabled", true);
+  if (!enabled) return std::unexpected(enabled.error());
+  s.reply.enabled = *enabled;
+  auto window = r.integer(*reply_t, "repeat_window_hours", 24, 0, 24 * 365);
+  if (!window) return std::unexpected(window.error());
+  s.reply.repeat_window = std::chrono::hours(*window);
+  auto per_recipient = r.integer(*reply_t, "max_per_recipient_per_day", 5, 1, 100000);
+  if (!per_recipient) return std::unexpected(per_recipient.error());
+  s.reply.max_per_recipient_per_day = static_cast<int>(*per_recipient);
+  auto per_minute = r.integer(*reply_t, "max_per_minute", 60, 1, 1000000);
+  if (!per_minute) return std::unexpected(per_minute.error());
+  s.reply.max_per_minute = static_cast<int>(*per_minute);
 
   auto path_of = [&](std::string_view section, std::string_view key,
                      std::string fallback) -> std::expected<std::filesystem::path, config_error> {

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdio>
 
+#include "supportd/daemon/redact.hpp"
 #include "supportd/reply/compose.hpp"
 
 namespace supportd::daemon {
@@ -169,10 +170,17 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
   }
 
   const mime::parsed_message& msg = *ev.parsed;
+  // Secrets customers paste never reach the store, the log or our reply's subject.
+  redaction subject = redact_sensitive(msg.subject);
+  redaction body = redact_sensitive(msg.body_text);
+  std::string removed;
+  for (const auto* r : {&subject, &body})
+    for (const auto& kind : r->kinds)
+      if (removed.find(kind) == std::string::npos) removed += (removed.empty() ? "" : ", ") + kind;
   in.message_id = msg.message_id;
   in.from_address = msg.from ? msg.from->address : "";
-  in.subject = msg.subject;
-  in.body = msg.body_text;
+  in.subject = subject.text;
+  in.body = body.text;
 
   // The same message delivered twice (copies, resends with the same Message-ID) is answered once.
   if (!msg.message_id.empty() && db_.inbound_message_id_decided(msg.message_id)) {
@@ -220,7 +228,7 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
   store::thread_row t;
   t.customer_address = reply_address(msg);
   t.customer_name = customer_name(msg);
-  t.subject = msg.subject;
+  t.subject = subject.text;
   t.category = ev.cls.category;
   t.language = ev.cls.language;
   t.created_at = t.updated_at = now;
@@ -235,13 +243,25 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
     return out;
   }
 
+  // Loop and flood limits: the thread is logged either way, only the reply is withheld.
+  if (auto held = hold_reason(t.customer_address, ev.cls.category, now)) {
+    t.status = held->escalate ? store::thread_status::escalated : store::thread_status::suppressed;
+    t = db_.create_thread(t);
+    in.thread_id = t.id;
+    in.decision = held->decision;
+    in.reason = held->reason;
+    out = {in.decision, in.reason, t.id, t.ticket, db_.record_inbound(in)};
+    tx.commit();
+    return out;
+  }
+
   t.status = ev.cls.escalate ? store::thread_status::escalated : store::thread_status::auto_replied;
   t = db_.create_thread(t);
   in.thread_id = t.id;
 
   reply::reply_vars vars;
   vars.customer_name = t.customer_name;
-  vars.subject = msg.subject;
+  vars.subject = subject.text;
   vars.ticket = t.ticket;
   vars.category = ev.cls.category;
   vars.category_name = rt.rules->display_name(ev.cls.category, ev.cls.language);
@@ -263,6 +283,7 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
                               : "";
   in.reason += (in.reason.empty() ? "" : "; ") + std::string("template ") +
                rendered->template_name + "@" + rendered->template_version;
+  if (!removed.empty()) in.reason += "; removed from the log: " + removed;
   out.inbound_id = db_.record_inbound(in);
 
   reply::outgoing_message reply_msg;
@@ -271,7 +292,8 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
                           : msg.from ? msg.from->name : "",
                           t.customer_address});
   // A message without a subject gets the category's name, in the customer's language.
-  reply_msg.subject = reply_subject(msg.subject.empty() ? vars.category_name : msg.subject, t.ticket);
+  reply_msg.subject =
+      reply_subject(subject.text.empty() ? vars.category_name : subject.text, t.ticket);
   reply_msg.message_id = reply_message_id(msg.message_id, key, settings_.reply.message_id_domain);
   reply_msg.in_reply_to = msg.message_id;
   reply_msg.references = msg.references;  // compose() appends in_reply_to (RFC 5322 §3.6.4)
@@ -312,6 +334,28 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
   out.ticket = t.ticket;
   tx.commit();
   return out;
+}
+
+std::optional<pipeline::hold> pipeline::hold_reason(const std::string& address,
+                                                    const std::string& category,
+                                                    std::int64_t now) {
+  const auto& r = settings_.reply;
+  if (!r.enabled)
+    return hold{"hold", "kill switch: [reply] enabled = false", true};
+  // RFC 5230 §4.2 (:days): one reply per sender and topic within the window; a second message on
+  // the same topic so soon is a person to talk to, not a robot to repeat.
+  const auto window = std::chrono::duration_cast<std::chrono::seconds>(r.repeat_window).count();
+  if (window > 0 && db_.replies_to_since(address, now - window, category) > 0)
+    return hold{"escalate",
+                "already auto-replied to " + address + " about " + category + " within " +
+                    std::to_string(r.repeat_window.count()) + "h",
+                true};
+  if (db_.replies_to_since(address, now - 86400) >= r.max_per_recipient_per_day)
+    return hold{"suppress",
+                "flood: " + std::to_string(r.max_per_recipient_per_day) +
+                    " auto-replies to " + address + " in the last 24h",
+                false};
+  return std::nullopt;
 }
 
 outcome pipeline::quarantine(const store::inbound_key& key, std::string_view reason,

@@ -12,13 +12,14 @@ namespace {
 
 std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
-/// Exponential backoff with jitter for SMTP retries: 30 s, 60 s, … capped at one hour.
-std::int64_t retry_delay(int attempts) {
+/// Exponential backoff with jitter for SMTP retries: base, 2×base, … capped at max; the jitter
+/// keeps many queued replies from retrying in lockstep against a recovering server.
+std::int64_t retry_delay(const smtp_settings& smtp, int attempts) {
   static thread_local std::mt19937 rng{std::random_device{}()};
-  std::int64_t base = 30LL << std::min(attempts, 7);
-  base = std::min<std::int64_t>(base, 3600);
-  std::uniform_int_distribution<std::int64_t> jitter(0, base / 4);
-  return base + jitter(rng);
+  std::int64_t delay = smtp.retry_base.count() << std::min(attempts, 20);
+  delay = std::min<std::int64_t>(delay, smtp.retry_max.count());
+  std::uniform_int_distribution<std::int64_t> jitter(0, std::max<std::int64_t>(delay / 4, 0));
+  return delay + jitter(rng);
 }
 
 std::string describe(const std::string& what, const transport::error& e) {
@@ -129,7 +130,19 @@ void poller::process_pending(std::int64_t validity, cycle_report& report) {
 
 void poller::deliver_outbox(cycle_report& report) {
   while (!stop_) {
-    auto due = db_.due_outbox(now_seconds(), 100);
+    // The global rate limit: what is over it waits in the outbox for a later cycle.
+    const std::int64_t budget =
+        settings_.reply.max_per_minute - db_.sent_since(now_seconds() - 60);
+    if (budget <= 0) {
+      if (!rate_limited_)
+        log::warning("stage=send outcome=rate_limited reason=\"max_per_minute " +
+                     std::to_string(settings_.reply.max_per_minute) +
+                     " reached; replies wait in the outbox\"");
+      rate_limited_ = true;
+      return;
+    }
+    rate_limited_ = false;
+    auto due = db_.due_outbox(now_seconds(), static_cast<std::size_t>(std::min<std::int64_t>(budget, 100)));
     if (due.empty()) return;
     for (const auto& item : due) {
       if (stop_) return;
@@ -144,11 +157,13 @@ void poller::deliver_outbox(cycle_report& report) {
       }
       ++report.send_failures;
       const auto& err = sent.error();
-      bool permanent = err.kind == transport::error_kind::permanent;
+      bool permanent = err.kind == transport::error_kind::permanent ||
+                       item.attempts + 1 >= settings_.smtp.max_attempts;
       db_.mark_send_failed(item.id, err.message, permanent,
-                           now_seconds() + retry_delay(item.attempts));
+                           now_seconds() + retry_delay(settings_.smtp, item.attempts));
       if (permanent) {
-        // RFC 5321 §4.2.1: 5yz will not succeed by retrying; a person has to look.
+        // RFC 5321 §4.2.1: 5yz will not succeed by retrying (nor will the last allowed attempt);
+        // a person has to look.
         db_.set_thread_status(item.thread_id, store::thread_status::escalated);
         log::error("stage=send message_id=" + item.message_id + " outcome=failed reason=\"" +
                    describe("SMTP", err) + "\"");

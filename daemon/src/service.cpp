@@ -113,7 +113,12 @@ class service {
       io_.stop();
       return;
     }
-    timer_.expires_after(settings_.imap.poll_interval);
+    // While IMAP is down the interval doubles up to reconnect_max, so an outage is not a
+    // reconnect storm; one success brings it back to poll_interval.
+    retry_interval_ = r.imap_ok ? settings_.imap.poll_interval
+                                : std::min(std::max(retry_interval_ * 2, settings_.imap.poll_interval),
+                                           settings_.imap.reconnect_max);
+    timer_.expires_after(retry_interval_);
     timer_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec && !stop_) start_cycle();
     });
@@ -130,6 +135,7 @@ class service {
   asio::signal_set signals_;
   asio::steady_timer timer_;
   bool cycle_running_ = false;
+  std::chrono::seconds retry_interval_{0};
 };
 
 }  // namespace

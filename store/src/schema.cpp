@@ -90,7 +90,14 @@ CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
 CREATE INDEX outbox_inbound ON outbox (inbound_id);
 )sql";
 
-constexpr std::array<std::string_view, 1> all = {v1};
+// Version 2: indexes for the flood limits (replies per customer address, sends per minute).
+constexpr std::string_view v2 = R"sql(
+CREATE INDEX threads_customer ON threads (customer_address COLLATE NOCASE);
+CREATE INDEX outbox_thread ON outbox (thread_id);
+CREATE INDEX outbox_sent ON outbox (state, sent_at);
+)sql";
+
+constexpr std::array<std::string_view, 2> all = {v1, v2};
 
 }  // namespace
 

@@ -264,6 +264,14 @@ constexpr const char* mark_send_failed =
 constexpr const char* outbox_exists = "SELECT 1 FROM outbox WHERE id = ?1";
 constexpr const char* reply_pending =
     "SELECT EXISTS (SELECT 1 FROM outbox WHERE inbound_id = ?1 AND state = 'queued')";
+// Auto-replies (not agent replies) queued or sent to an address since a time, optionally in one
+// category; failed ones never reached the customer and do not count.
+constexpr const char* replies_to_since =
+    "SELECT count(*) FROM threads t JOIN outbox o ON o.thread_id = t.id "
+    "WHERE t.customer_address = ?1 COLLATE NOCASE AND o.inbound_id IS NOT NULL "
+    "AND o.state != 'failed' AND o.created_at >= ?2 AND (?3 = '' OR t.category = ?3)";
+constexpr const char* sent_since =
+    "SELECT count(*) FROM outbox WHERE state = 'sent' AND sent_at >= ?1";
 }  // namespace sql
 
 // A cached statement in use: reset (and bindings released) when the scope ends, so no stepped
@@ -958,6 +966,27 @@ bool store::reply_pending(std::int64_t inbound_id) {
     s.integer(1, inbound_id);
     s->executeStep();
     return s->getColumn(0).getInt() != 0;
+  });
+}
+
+std::int64_t store::replies_to_since(std::string_view address, std::int64_t since,
+                                     std::string_view category) {
+  return guarded("replies_to_since", [&] {
+    auto s = impl_->stmt(sql::replies_to_since);
+    s.text(1, address);
+    s.integer(2, since);
+    s.text(3, category);
+    s->executeStep();
+    return s->getColumn(0).getInt64();
+  });
+}
+
+std::int64_t store::sent_since(std::int64_t since) {
+  return guarded("sent_since", [&] {
+    auto s = impl_->stmt(sql::sent_since);
+    s.integer(1, since);
+    s->executeStep();
+    return s->getColumn(0).getInt64();
   });
 }
 

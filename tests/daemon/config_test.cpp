@@ -67,6 +67,32 @@ TEST_F(ConfigTest, ErrorsNameTheLine) {
       << bad_type.error().to_string();
 }
 
+TEST_F(ConfigTest, UnknownKeyIsATypo) {
+  std::string text = minimal;
+  text.replace(text.find("[smtp]"), 6, "pol_seconds = 5\n[smtp]");
+  auto s = load_settings(write(text));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().line, 4);
+  EXPECT_NE(s.error().message.find("pol_seconds"), std::string::npos);
+}
+
+TEST_F(ConfigTest, SafetyLimits) {
+  auto s = load_settings(write(minimal + "enabled = false\nrepeat_window_hours = 48\n"
+                                         "max_per_recipient_per_day = 2\nmax_per_minute = 10\n"));
+  ASSERT_FALSE(s) << "keys after [store] belong to [store]";
+  std::string text = minimal;
+  text.replace(text.find("[store]"), 7,
+               "enabled = false\nrepeat_window_hours = 48\nmax_per_recipient_per_day = 2\n"
+               "max_per_minute = 10\n[store]");
+  auto ok = load_settings(write(text));
+  ASSERT_TRUE(ok) << ok.error().to_string();
+  EXPECT_FALSE(ok->reply.enabled);
+  EXPECT_EQ(ok->reply.repeat_window.count(), 48);
+  EXPECT_EQ(ok->reply.max_per_recipient_per_day, 2);
+  EXPECT_EQ(ok->reply.max_per_minute, 10);
+  EXPECT_EQ(ok->smtp.retry_base.count(), 30);
+}
+
 TEST_F(ConfigTest, ClearTextToRemoteHostIsRefused) {
   std::string text = minimal;
   text.replace(text.find("imap://127.0.0.1:1143"), 21, "imap://mail.example.com");

@@ -91,14 +91,14 @@ std::vector<std::int64_t> ids(const std::vector<outbox_row>& rows) {
 
 // --- Schema ---------------------------------------------------------------------------------
 
-TEST_F(store_test, creates_schema_version_1_in_wal_mode) {
+TEST_F(store_test, creates_current_schema_in_wal_mode) {
   {
     store s(path_);
-    EXPECT_EQ(s.schema_version(), 1);
+    EXPECT_EQ(s.schema_version(), 2);
   }
   ASSERT_TRUE(fs::exists(path_));
   SQLite::Database db(path_, SQLite::OPEN_READONLY);
-  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), 1);
+  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), 2);
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
   for (const char* table : {"mailboxes", "mailbox_uids", "threads", "messages", "outbox"}) {
     EXPECT_TRUE(db.tableExists(table)) << table;
@@ -114,10 +114,31 @@ TEST_F(store_test, reopen_keeps_data) {
     s.note_seen(key(5));
   }
   store s(path_);
-  EXPECT_EQ(s.schema_version(), 1);
+  EXPECT_EQ(s.schema_version(), 2);
   ASSERT_TRUE(s.thread_by_ticket(ticket));
   EXPECT_EQ(s.mailbox_uidvalidity("INBOX"), 7);
   EXPECT_EQ(s.last_seen_uid("INBOX", 7), 5);
+}
+
+TEST_F(store_test, migrates_a_version_1_database) {
+  std::string ticket;
+  {
+    store s(path_);
+    ticket = s.create_thread(customer_thread()).ticket;
+  }
+  {
+    // Turn it back into what version 1 created.
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec("DROP INDEX threads_customer; DROP INDEX outbox_thread; DROP INDEX outbox_sent;"
+            "PRAGMA user_version = 1");
+  }
+  store s(path_);
+  EXPECT_EQ(s.schema_version(), 2);
+  EXPECT_TRUE(s.thread_by_ticket(ticket));
+  SQLite::Database db(path_, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM sqlite_master WHERE name = 'threads_customer'")
+                .getInt(),
+            1);
 }
 
 TEST_F(store_test, refuses_newer_schema_version) {
@@ -619,7 +640,7 @@ TEST_F(store_test, second_connection_reads_while_first_writes) {
   store writer(path_);
   const auto first = writer.create_thread(customer_thread());
   store reader(path_);
-  EXPECT_EQ(reader.schema_version(), 1);
+  EXPECT_EQ(reader.schema_version(), 2);
   {
     store::transaction tx(writer);
     writer.create_thread(customer_thread("bob@example.com"));
@@ -636,3 +657,36 @@ TEST_F(store_test, second_connection_reads_while_first_writes) {
   reader.note_seen(key(2));
   EXPECT_EQ(writer.last_seen_uid("INBOX", 7), 2);
 }
+
+namespace supportd::store {
+namespace {
+
+TEST_F(store_test, counts_replies_for_flood_limits) {
+  store s(path_);
+  s.set_mailbox_uidvalidity("INBOX", 7);
+  auto refund = customer_thread("Alice@Example.com");
+  refund.category = "refund";
+  const auto t1 = s.create_thread(refund);
+  auto fees = customer_thread("alice@example.com");
+  fees.category = "fees";
+  const auto t2 = s.create_thread(fees);
+  const auto in1 = s.record_inbound(decided_row(key(1), t1.id, "m1@x"));
+  const auto in2 = s.record_inbound(decided_row(key(2), t2.id, "m2@x"));
+  s.queue_reply(reply("r1@support.example", in1, t1.id));
+  const auto sent = s.queue_reply(reply("r2@support.example", in2, t2.id));
+  s.queue_reply(reply("agent@support.example", 0, t1.id));  // agent replies do not count
+
+  EXPECT_EQ(s.replies_to_since("ALICE@example.com", 0), 2);
+  EXPECT_EQ(s.replies_to_since("alice@example.com", 0, "refund"), 1);
+  EXPECT_EQ(s.replies_to_since("alice@example.com", 0, "general"), 0);
+  EXPECT_EQ(s.replies_to_since("bob@example.com", 0), 0);
+  EXPECT_EQ(s.replies_to_since("alice@example.com", 4'000'000'000), 0);
+
+  EXPECT_EQ(s.sent_since(0), 0);
+  s.mark_sent(sent, 1'000);
+  EXPECT_EQ(s.sent_since(900), 1);
+  EXPECT_EQ(s.sent_since(1'001), 0);
+}
+
+}  // namespace
+}  // namespace supportd::store

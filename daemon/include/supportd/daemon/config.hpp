@@ -24,12 +24,17 @@ struct imap_settings {
   transport::endpoint endpoint;
   std::chrono::seconds poll_interval{30};
   std::size_t batch_size = 50;  // messages fetched per cycle step before delivering replies
+  /// During an IMAP outage the retry interval doubles from poll_interval up to this.
+  std::chrono::seconds reconnect_max{300};
 };
 
 struct smtp_settings {
   transport::endpoint endpoint;
   /// Envelope sender of auto-replies: "" sends MAIL FROM:<> as Sieve vacation does (RFC 3834 §4).
   std::string envelope_from;
+  std::chrono::seconds retry_base{30};  // first retry after a transient failure (then doubling)
+  std::chrono::seconds retry_max{3600};
+  int max_attempts = 30;  // then the reply is marked failed and its thread escalated
 };
 
 struct reply_settings {
@@ -38,6 +43,13 @@ struct reply_settings {
   std::string message_id_domain;        // domain of our Message-IDs (default: from's domain)
   /// RFC 5230 §4.5: answer only mail that names one of our addresses in To/Cc.
   bool require_addressed = true;
+  /// Kill switch: false decides and logs everything but queues no reply (decision "hold").
+  bool enabled = true;
+  /// RFC 5230 :days: one reply per sender and category within this window.
+  std::chrono::hours repeat_window{24};
+  int max_per_recipient_per_day = 5;
+  /// Global send rate; replies over it wait in the outbox, never dropped.
+  int max_per_minute = 60;
 };
 
 struct settings {

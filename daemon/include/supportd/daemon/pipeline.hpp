@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -73,6 +74,15 @@ class pipeline {
   outcome quarantine(const store::inbound_key& key, std::string_view reason, std::int64_t now);
 
  private:
+  /// Why a reply to a new thread is withheld (kill switch, repeat window, flood cap), if it is.
+  struct hold {
+    std::string decision;  // "hold", "escalate" or "suppress"
+    std::string reason;
+    bool escalate = false;
+  };
+  std::optional<hold> hold_reason(const std::string& address, const std::string& category,
+                                  std::int64_t now);
+
   const settings& settings_;
   store::store& db_;
   guard_settings guard_;

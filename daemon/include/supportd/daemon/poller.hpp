@@ -53,6 +53,7 @@ class poller {
   pipeline pipeline_;
   bool imap_down_ = false;  // one log line per outage, not one per poll
   bool smtp_down_ = false;
+  bool rate_limited_ = false;
 };
 
 }  // namespace supportd::daemon

@@ -172,6 +172,14 @@ class store {
   /// Whether an inbound message still has a queued (unsent, not failed) reply.
   [[nodiscard]] bool reply_pending(std::int64_t inbound_id);
 
+  // --- Flood limits.
+  /// Auto-replies queued or sent to `address` (case-insensitive) since `since`, in `category`
+  /// only when it is not empty. Agent replies and failed sends do not count.
+  [[nodiscard]] std::int64_t replies_to_since(std::string_view address, std::int64_t since,
+                                              std::string_view category = {});
+  /// Messages the SMTP server accepted since `since` (the global send rate).
+  [[nodiscard]] std::int64_t sent_since(std::int64_t since);
+
   struct impl;
 
  private:
