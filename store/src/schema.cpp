@@ -97,7 +97,23 @@ CREATE INDEX outbox_thread ON outbox (thread_id);
 CREATE INDEX outbox_sent ON outbox (state, sent_at);
 )sql";
 
-constexpr std::array<std::string_view, 2> all = {v1, v2};
+// Version 3: the agents' page: assignee and priority of a thread, internal notes.
+constexpr std::string_view v3 = R"sql(
+ALTER TABLE threads ADD COLUMN assignee TEXT NOT NULL DEFAULT '';
+ALTER TABLE threads ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE notes (
+  id         INTEGER PRIMARY KEY,
+  thread_id  INTEGER NOT NULL REFERENCES threads (id),
+  author     TEXT NOT NULL DEFAULT '',
+  text       TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX notes_thread ON notes (thread_id);
+-- /metrics counts messages by decision and category without reading every row.
+CREATE INDEX messages_decision ON messages (direction, decision, category);
+)sql";
+
+constexpr std::array<std::string_view, 3> all = {v1, v2, v3};
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <string>
 #include <system_error>
 #include <unordered_map>
@@ -197,7 +198,7 @@ constexpr const char* inbound_exists =
 
 #define SUPPORTD_THREAD_COLUMNS                                                              \
   "t.id, t.ticket, t.customer_address, t.customer_name, t.subject, t.category, t.language, " \
-  "t.status, t.created_at, t.updated_at "
+  "t.status, t.created_at, t.updated_at, t.assignee, t.priority "
 
 constexpr const char* thread_by_message_id =
     "SELECT " SUPPORTD_THREAD_COLUMNS
@@ -241,6 +242,27 @@ constexpr const char* record_outbound =
     "INSERT INTO messages (thread_id, direction, message_id, from_address, subject, decision, "
     "reason, category, confidence, language, keywords, body, created_at) "
     "VALUES (?1, 'out', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+constexpr const char* set_assignee =
+    "UPDATE threads SET assignee = ?2, updated_at = max(updated_at, ?3) WHERE id = ?1";
+constexpr const char* set_priority =
+    "UPDATE threads SET priority = ?2, updated_at = max(updated_at, ?3) WHERE id = ?1";
+constexpr const char* thread_exists = "SELECT 1 FROM threads WHERE id = ?1";
+constexpr const char* insert_note =
+    "INSERT INTO notes (thread_id, author, text, created_at) VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* thread_notes =
+    "SELECT id, thread_id, author, text, created_at FROM notes WHERE thread_id = ?1 ORDER BY id";
+constexpr const char* inbound_tallies =
+    "SELECT decision, category, count(*) FROM messages WHERE direction = 'in' AND decision != '' "
+    "GROUP BY decision, category";
+// The rule is the reason's text before its first ':' ("auto-submitted: auto-replied"), which
+// keeps the label set small whatever detail follows.
+constexpr const char* suppression_tallies =
+    "SELECT CASE WHEN instr(reason, ':') > 0 THEN substr(reason, 1, instr(reason, ':') - 1) "
+    "ELSE reason END AS rule, count(*) FROM messages "
+    "WHERE direction = 'in' AND decision = 'suppress' GROUP BY rule";
+constexpr const char* outbox_tallies = "SELECT state, count(*) FROM outbox GROUP BY state";
+constexpr const char* thread_tallies = "SELECT status, count(*) FROM threads GROUP BY status";
 
 #undef SUPPORTD_MESSAGE_COLUMNS
 #undef SUPPORTD_THREAD_COLUMNS
@@ -334,6 +356,8 @@ thread_row read_thread(const SQLite::Statement& s) {
   t.status = *parsed;
   t.created_at = s.getColumn(8).getInt64();
   t.updated_at = s.getColumn(9).getInt64();
+  t.assignee = column_text(s, 10);
+  t.priority = s.getColumn(11).getInt();
   return t;
 }
 
@@ -881,6 +905,97 @@ std::int64_t store::record_outbound(const message_row& row) {
     return id;
   });
 }
+
+// --- Agents -----------------------------------------------------------------------------------
+
+void store::set_thread_assignee(std::int64_t id, std::string_view assignee) {
+  guarded("set_thread_assignee", [&] {
+    auto s = impl_->stmt(sql::set_assignee);
+    s.integer(1, id);
+    s.text(2, assignee);
+    s.integer(3, now_seconds());
+    require_changed(s->exec(), "set_thread_assignee", "thread", id);
+  });
+}
+
+void store::set_thread_priority(std::int64_t id, int priority) {
+  guarded("set_thread_priority", [&] {
+    auto s = impl_->stmt(sql::set_priority);
+    s.integer(1, id);
+    s.integer(2, priority);
+    s.integer(3, now_seconds());
+    require_changed(s->exec(), "set_thread_priority", "thread", id);
+  });
+}
+
+std::int64_t store::add_note(std::int64_t thread_id, std::string_view author,
+                             std::string_view text) {
+  return guarded("add_note", [&] {
+    {
+      auto s = impl_->stmt(sql::thread_exists);
+      s.integer(1, thread_id);
+      require_changed(s->executeStep() ? 1 : 0, "add_note", "thread", thread_id);
+    }
+    auto s = impl_->stmt(sql::insert_note);
+    s.integer(1, thread_id);
+    s.text(2, author);
+    s.text(3, text);
+    s.integer(4, now_seconds());
+    s->exec();
+    return impl_->db.getLastInsertRowid();
+  });
+}
+
+std::vector<note_row> store::thread_notes(std::int64_t thread_id) {
+  return guarded("thread_notes", [&] {
+    std::vector<note_row> out;
+    auto s = impl_->stmt(sql::thread_notes);
+    s.integer(1, thread_id);
+    while (s->executeStep()) {
+      out.push_back(note_row{s->getColumn(0).getInt64(), s->getColumn(1).getInt64(),
+                             column_text(*s, 2), column_text(*s, 3), s->getColumn(4).getInt64()});
+    }
+    return out;
+  });
+}
+
+namespace {
+std::map<std::string, std::int64_t> tally(store::impl& i, const char* query);
+}  // namespace
+
+std::vector<message_tally> store::inbound_tallies() {
+  return guarded("inbound_tallies", [&] {
+    std::vector<message_tally> out;
+    auto s = impl_->stmt(sql::inbound_tallies);
+    while (s->executeStep()) {
+      out.push_back(message_tally{column_text(*s, 0), column_text(*s, 1),
+                                  s->getColumn(2).getInt64()});
+    }
+    return out;
+  });
+}
+
+std::map<std::string, std::int64_t> store::suppression_tallies() {
+  return guarded("suppression_tallies", [&] { return tally(*impl_, sql::suppression_tallies); });
+}
+
+std::map<std::string, std::int64_t> store::outbox_tallies() {
+  return guarded("outbox_tallies", [&] { return tally(*impl_, sql::outbox_tallies); });
+}
+
+std::map<std::string, std::int64_t> store::thread_tallies() {
+  return guarded("thread_tallies", [&] { return tally(*impl_, sql::thread_tallies); });
+}
+
+namespace {
+// Rows of (text key, count) as a map.
+std::map<std::string, std::int64_t> tally(store::impl& i, const char* query) {
+  std::map<std::string, std::int64_t> out;
+  auto s = i.stmt(query);
+  while (s->executeStep()) out[column_text(*s, 0)] += s->getColumn(1).getInt64();
+  return out;
+}
+}  // namespace
 
 // --- Outbox -----------------------------------------------------------------------------------
 

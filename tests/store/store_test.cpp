@@ -91,16 +91,22 @@ std::vector<std::int64_t> ids(const std::vector<outbox_row>& rows) {
 
 // --- Schema ---------------------------------------------------------------------------------
 
+// What migration 3 added, removed again (to build an older database).
+constexpr const char* undo_v3 =
+    "DROP TABLE notes; DROP INDEX messages_decision; ALTER TABLE threads DROP COLUMN assignee; "
+    "ALTER TABLE threads DROP COLUMN priority;";
+
 TEST_F(store_test, creates_current_schema_in_wal_mode) {
   {
     store s(path_);
-    EXPECT_EQ(s.schema_version(), 2);
+    EXPECT_EQ(s.schema_version(), 3);
   }
   ASSERT_TRUE(fs::exists(path_));
   SQLite::Database db(path_, SQLite::OPEN_READONLY);
-  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), 2);
+  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), 3);
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
-  for (const char* table : {"mailboxes", "mailbox_uids", "threads", "messages", "outbox"}) {
+  for (const char* table :
+       {"mailboxes", "mailbox_uids", "threads", "messages", "outbox", "notes"}) {
     EXPECT_TRUE(db.tableExists(table)) << table;
   }
 }
@@ -114,7 +120,7 @@ TEST_F(store_test, reopen_keeps_data) {
     s.note_seen(key(5));
   }
   store s(path_);
-  EXPECT_EQ(s.schema_version(), 2);
+  EXPECT_EQ(s.schema_version(), 3);
   ASSERT_TRUE(s.thread_by_ticket(ticket));
   EXPECT_EQ(s.mailbox_uidvalidity("INBOX"), 7);
   EXPECT_EQ(s.last_seen_uid("INBOX", 7), 5);
@@ -129,16 +135,36 @@ TEST_F(store_test, migrates_a_version_1_database) {
   {
     // Turn it back into what version 1 created.
     SQLite::Database db(path_, SQLite::OPEN_READWRITE);
-    db.exec("DROP INDEX threads_customer; DROP INDEX outbox_thread; DROP INDEX outbox_sent;"
+    db.exec(std::string(undo_v3) +
+            "DROP INDEX threads_customer; DROP INDEX outbox_thread; DROP INDEX outbox_sent;"
             "PRAGMA user_version = 1");
   }
   store s(path_);
-  EXPECT_EQ(s.schema_version(), 2);
+  EXPECT_EQ(s.schema_version(), 3);
   EXPECT_TRUE(s.thread_by_ticket(ticket));
   SQLite::Database db(path_, SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM sqlite_master WHERE name = 'threads_customer'")
                 .getInt(),
             1);
+}
+
+TEST_F(store_test, migrates_a_version_2_database) {
+  std::int64_t id = 0;
+  {
+    store s(path_);
+    id = s.create_thread(customer_thread()).id;
+  }
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec(std::string(undo_v3) + "PRAGMA user_version = 2");
+  }
+  store s(path_);
+  EXPECT_EQ(s.schema_version(), 3);
+  auto t = s.thread(id);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->assignee, "");
+  EXPECT_EQ(t->priority, 0);
+  EXPECT_GT(s.add_note(id, "li", "note"), 0);
 }
 
 TEST_F(store_test, refuses_newer_schema_version) {
@@ -640,7 +666,7 @@ TEST_F(store_test, second_connection_reads_while_first_writes) {
   store writer(path_);
   const auto first = writer.create_thread(customer_thread());
   store reader(path_);
-  EXPECT_EQ(reader.schema_version(), 2);
+  EXPECT_EQ(reader.schema_version(), 3);
   {
     store::transaction tx(writer);
     writer.create_thread(customer_thread("bob@example.com"));
@@ -686,6 +712,91 @@ TEST_F(store_test, counts_replies_for_flood_limits) {
   s.mark_sent(sent, 1'000);
   EXPECT_EQ(s.sent_since(900), 1);
   EXPECT_EQ(s.sent_since(1'001), 0);
+}
+
+// --- Agents and monitoring ------------------------------------------------------------------
+
+TEST_F(store_test, assigns_prioritises_and_notes_threads) {
+  store s(path_);
+  const auto t = s.create_thread(customer_thread());
+  s.set_thread_assignee(t.id, "王小明");
+  s.set_thread_priority(t.id, 2);
+  auto got = s.thread(t.id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->assignee, "王小明");
+  EXPECT_EQ(got->priority, 2);
+  EXPECT_EQ(s.list_threads(std::nullopt).at(0).assignee, "王小明");
+  EXPECT_THROW(s.set_thread_assignee(t.id + 100, "x"), store_error);
+  EXPECT_THROW(s.set_thread_priority(t.id + 100, 1), store_error);
+
+  EXPECT_TRUE(s.thread_notes(t.id).empty());
+  const auto n1 = s.add_note(t.id, "li", "called the customer");
+  const auto n2 = s.add_note(t.id, "wang", "退款已处理");
+  const auto notes = s.thread_notes(t.id);
+  ASSERT_EQ(notes.size(), 2U);
+  EXPECT_EQ(notes[0].id, n1);
+  EXPECT_EQ(notes[0].author, "li");
+  EXPECT_EQ(notes[1].id, n2);
+  EXPECT_EQ(notes[1].text, "退款已处理");
+  EXPECT_GT(notes[1].created_at, 0);
+  EXPECT_THROW(s.add_note(t.id + 100, "li", "x"), store_error);
+}
+
+TEST_F(store_test, tallies_decisions_suppressions_outbox_and_threads) {
+  store s(path_);
+  s.set_mailbox_uidvalidity("INBOX", 7);
+  const auto t = s.create_thread(customer_thread());
+  auto a = decided_row(key(1), t.id, "a@x");
+  auto b = decided_row(key(2), t.id, "b@x");
+  auto c = decided_row(key(3), 0, "c@x");
+  c.decision = "suppress";
+  c.reason = "auto-submitted: auto-replied";
+  c.category = "";
+  auto d = decided_row(key(4), 0, "d@x");
+  d.decision = "suppress";
+  d.reason = "auto-submitted: auto-generated";
+  d.category = "";
+  auto e = decided_row(key(5), 0, "e@x");
+  e.decision = "suppress";
+  e.reason = "mailing list";
+  e.category = "";
+  const auto in_a = s.record_inbound(a);
+  s.record_inbound(b);
+  s.record_inbound(c);
+  s.record_inbound(d);
+  s.record_inbound(e);
+  s.note_seen(key(6));  // undecided: not counted
+
+  auto tallies = s.inbound_tallies();
+  std::sort(tallies.begin(), tallies.end(),
+            [](const auto& x, const auto& y) { return x.decision < y.decision; });
+  ASSERT_EQ(tallies.size(), 2U);
+  EXPECT_EQ(tallies[0].decision, "auto_reply");
+  EXPECT_EQ(tallies[0].category, "orders");
+  EXPECT_EQ(tallies[0].count, 2);
+  EXPECT_EQ(tallies[1].decision, "suppress");
+  EXPECT_EQ(tallies[1].count, 3);
+
+  const auto reasons = s.suppression_tallies();
+  EXPECT_EQ(reasons.size(), 2U);
+  EXPECT_EQ(reasons.at("auto-submitted"), 2);
+  EXPECT_EQ(reasons.at("mailing list"), 1);
+
+  const auto r1 = s.queue_reply(reply("r1@support.example", in_a, t.id));
+  const auto r2 = s.queue_reply(reply("r2@support.example", 0, t.id));
+  s.queue_reply(reply("r3@support.example", 0, t.id));
+  s.mark_sent(r1, 10);
+  s.mark_send_failed(r2, "550 no such user", true, 0);
+  const auto outbox = s.outbox_tallies();
+  EXPECT_EQ(outbox.at("queued"), 1);
+  EXPECT_EQ(outbox.at("sent"), 1);
+  EXPECT_EQ(outbox.at("failed"), 1);
+
+  s.create_thread(customer_thread("bob@example.com"));
+  s.set_thread_status(t.id, thread_status::escalated);
+  const auto threads = s.thread_tallies();
+  EXPECT_EQ(threads.at("escalated"), 1);
+  EXPECT_EQ(threads.at("open"), 1);
 }
 
 }  // namespace

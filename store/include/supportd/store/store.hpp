@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -55,6 +56,24 @@ struct thread_row {
   thread_status status = thread_status::open;
   std::int64_t created_at = 0;  // unix seconds
   std::int64_t updated_at = 0;
+  std::string assignee;  // agent the thread is assigned to ("" = nobody)
+  int priority = 0;      // higher is more urgent; 0 is normal
+};
+
+/// An agent's internal note on a thread (never sent to the customer).
+struct note_row {
+  std::int64_t id = 0;
+  std::int64_t thread_id = 0;
+  std::string author;
+  std::string text;
+  std::int64_t created_at = 0;
+};
+
+/// Number of inbound messages with one decision and category (for /metrics).
+struct message_tally {
+  std::string decision;
+  std::string category;
+  std::int64_t count = 0;
 };
 
 /// A message of a thread, in or out.
@@ -159,6 +178,25 @@ class store {
   [[nodiscard]] bool is_participant(std::int64_t thread_id, std::string_view address);
   /// Records an outgoing message (our reply) in a thread.
   std::int64_t record_outbound(const message_row& row);
+
+  // --- Agents (the web page).
+  /// Assigns the thread to an agent ("" unassigns). Throws store_error for an unknown thread.
+  void set_thread_assignee(std::int64_t id, std::string_view assignee);
+  void set_thread_priority(std::int64_t id, int priority);
+  /// Adds an internal note to a thread; returns its id.
+  std::int64_t add_note(std::int64_t thread_id, std::string_view author, std::string_view text);
+  /// Notes of a thread, oldest first.
+  [[nodiscard]] std::vector<note_row> thread_notes(std::int64_t thread_id);
+
+  // --- Counts for monitoring (each one aggregate query).
+  /// Inbound messages that have a decision, by decision and category.
+  [[nodiscard]] std::vector<message_tally> inbound_tallies();
+  /// Suppressed inbound messages by rule: the reason up to its first ':' ("auto-submitted").
+  [[nodiscard]] std::map<std::string, std::int64_t> suppression_tallies();
+  /// Outbox rows by state ("queued", "sent", "failed").
+  [[nodiscard]] std::map<std::string, std::int64_t> outbox_tallies();
+  /// Threads by status.
+  [[nodiscard]] std::map<std::string, std::int64_t> thread_tallies();
 
   // --- Outbox.
   std::int64_t queue_reply(const outbox_row& row);
