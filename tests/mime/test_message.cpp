@@ -278,11 +278,26 @@ TEST(mime_hostile, MalformedMultipartsNeverThrow) {
       "Subject: =?utf-8?B?\r\n\r\n",
       ":\r\n\r\n",
       "\r\n\r\n\r\n",
-      std::string("From: a\0b@x\r\n\r\n\0\0", 19),
+      // 17 bytes: the length must not count the literal's terminator (ASan: read past the end).
+      std::string("From: a\0b@x\r\n\r\n\0\0", 17),
   };
   for (const auto& in : inputs) {
     EXPECT_NO_THROW({ auto r = parse_message(in); (void)r; });
   }
+}
+
+// A msg-id written without angle brackets, with a comment (the fallback path once read a
+// destroyed temporary: long ids came back as garbage).
+TEST(mime_parse_message, MessageIdWithoutBracketsAndComment) {
+  const std::string raw =
+      "From: a@example.com\r\nTo: support@okpay-wallet.example\r\n"
+      "Message-ID: 201002191008.30117.a.rather.long.local.part@mail.example.com (sent by bot)\r\n"
+      "In-Reply-To: another.long.identifier.1234567890@mail.example.com\r\n"
+      "Subject: hi\r\n\r\nbody\r\n";
+  auto m = parse_message(raw);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->message_id, "201002191008.30117.a.rather.long.local.part@mail.example.com");
+  EXPECT_EQ(m->in_reply_to, "another.long.identifier.1234567890@mail.example.com");
 }
 
 }  // namespace

@@ -62,6 +62,7 @@ void append_raw(std::string& out, std::string_view raw) {
 
 std::string unquote(std::string_view s) {
   s = trim(s);
+  if (s.find('"') == std::string_view::npos) return std::string(s);  // nothing to unquote
   std::string out;
   out.reserve(s.size());
   bool in_quote = false;
@@ -79,6 +80,7 @@ std::string unquote(std::string_view s) {
 }
 
 std::string strip_comments(std::string_view s, std::string* comment_text) {
+  if (s.find('(') == std::string_view::npos) return std::string(s);  // nothing to strip
   std::string out;
   int depth = 0;
   bool in_quote = false;
@@ -178,6 +180,12 @@ std::optional<mailbox> parse_one_mailbox(std::string_view entry) {
 }  // namespace
 
 void sanitize_header_text(std::string& s) {
+  // Almost every value is clean: find the first control character before rewriting anything.
+  const auto dirty = std::find_if(s.begin(), s.end(), [](char c) {
+    const auto uc = static_cast<unsigned char>(c);
+    return uc < 0x20 || uc == 0x7F;
+  });
+  if (dirty == s.end()) return;
   std::size_t w = 0;
   for (char c : s) {
     const auto uc = static_cast<unsigned char>(c);
@@ -283,7 +291,8 @@ std::vector<std::string> parse_msg_ids(std::string_view raw) {
   }
   if (ids.empty()) {
     // Some mailers omit the brackets: take the first word if it looks like an id.
-    std::string_view t = trim(strip_comments(raw, nullptr));
+    const std::string stripped = strip_comments(raw, nullptr);  // t must not outlive it
+    std::string_view t = trim(stripped);
     t = t.substr(0, std::min(t.size(), t.find_first_of(" \t\r\n")));
     if (t.find('@') != std::string_view::npos) ids.emplace_back(t);
   }
@@ -293,6 +302,12 @@ std::vector<std::string> parse_msg_ids(std::string_view raw) {
 }  // namespace detail
 
 std::string decode_header_value(std::string_view value) {
+  // Most fields (Received, Date, addresses) hold neither encoded-words nor 8-bit bytes.
+  if (value.find("=?") == std::string_view::npos && detail::is_ascii(value)) {
+    std::string out(value);
+    detail::sanitize_header_text(out);
+    return out;
+  }
   std::string out;
   out.reserve(value.size());
   std::string pending_bytes;       // adjacent same-charset words, decoded together (RFC 2047 §6.2)

@@ -59,13 +59,16 @@ bool is_attribution_text(std::string_view t) noexcept {
 
 // Number of lines (1-3) forming an attribution starting at `i`, or 0.
 std::size_t attribution_length(const std::vector<std::string_view>& lines, std::size_t i) {
-  std::string joined;
+  std::string joined;  // only built for a second line: this runs for every line of every body
   for (std::size_t k = 0; k < 3 && i + k < lines.size(); ++k) {
     const std::string_view t = trim_text(lines[i + k]);
     if (t.empty() || is_quote_line(t)) return 0;
-    if (k > 0) joined.push_back(' ');
-    joined.append(t);
-    if (is_attribution_text(joined)) return k + 1;
+    if (k == 1) joined.assign(trim_text(lines[i]));
+    if (k > 0) {
+      joined.push_back(' ');
+      joined.append(t);
+    }
+    if (is_attribution_text(k == 0 ? t : std::string_view(joined))) return k + 1;
     // Only a line that starts like an attribution may continue onto the next one.
     if (k == 0 && !starts_with_any(t, {"On ", "在", "Le ", "Am ", "El "}) &&
         t.find('<') == std::string_view::npos) {
