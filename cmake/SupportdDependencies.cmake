@@ -10,6 +10,7 @@ find_package(nlohmann_json REQUIRED)
 include(GNUInstallDirs)
 find_package(ICU REQUIRED COMPONENTS uc i18n)
 find_package(Boost 1.74 REQUIRED)
+find_package(OpenSSL REQUIRED)  # TLS for the IMAP IDLE watcher (Boost.Asio ssl)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 
 # mimetic ships no CMake or pkg-config file.

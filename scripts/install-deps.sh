@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
-  libcurl4-openssl-dev libmimetic-dev libboost-dev libsqlitecpp-dev libsqlite3-dev
+  libcurl4-openssl-dev libssl-dev libmimetic-dev libboost-dev libsqlitecpp-dev libsqlite3-dev
   libtomlplusplus-dev libicu-dev libkainjow-mustache-dev libcli11-dev libsystemd-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev
   dovecot-imapd python3-aiosmtpd sqlite3
