@@ -160,7 +160,7 @@ std::expected<settings, config_error> read(const toml::table& root, const reader
         "retry_max_seconds", "max_attempts"}},
       {"reply",
        {"from", "addresses", "message_id_domain", "require_addressed", "enabled",
-        "repeat_window_hours", "max_per_recipient_per_day", "max_per_minute"}},
+        "repeat_window_hours", "max_per_recipient_per_day", "max_per_minute", "max_age_hours"}},
       {"store", {"path"}},
       {"classifier", {"rules"}},
       {"templates", {"dir"}},
@@ -252,6 +252,9 @@ std::expected<settings, config_error> read(const toml::table& root, const reader
   auto per_minute = r.integer(*reply_t, "max_per_minute", 60, 1, 1000000);
   if (!per_minute) return std::unexpected(per_minute.error());
   s.reply.max_per_minute = static_cast<int>(*per_minute);
+  auto max_age = r.integer(*reply_t, "max_age_hours", 24, 0, 24 * 3650);
+  if (!max_age) return std::unexpected(max_age.error());
+  s.reply.max_age = std::chrono::hours(*max_age);
 
   auto path_of = [&](std::string_view section, std::string_view key,
                      std::string fallback) -> std::expected<std::filesystem::path, config_error> {

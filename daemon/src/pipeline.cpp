@@ -136,7 +136,7 @@ pipeline::pipeline(const settings& s, store::store& db, mime::parse_limits limit
     : settings_(s), db_(db), guard_(make_guard_settings(s.reply)), limits_(limits) {}
 
 outcome pipeline::process(const store::inbound_key& key, std::string_view raw, const runtime& rt,
-                          std::int64_t now) {
+                          std::int64_t now, std::int64_t arrived) {
   evaluation ev = evaluate(raw, rt, guard_, limits_);
   store::store::transaction tx(db_);
   outcome out;
@@ -244,7 +244,7 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
   }
 
   // Loop and flood limits: the thread is logged either way, only the reply is withheld.
-  if (auto held = hold_reason(t.customer_address, ev.cls.category, now)) {
+  if (auto held = hold_reason(t.customer_address, ev.cls.category, now, arrived)) {
     t.status = held->escalate ? store::thread_status::escalated : store::thread_status::suppressed;
     t = db_.create_thread(t);
     in.thread_id = t.id;
@@ -338,10 +338,16 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
 
 std::optional<pipeline::hold> pipeline::hold_reason(const std::string& address,
                                                     const std::string& category,
-                                                    std::int64_t now) {
+                                                    std::int64_t now, std::int64_t arrived) {
   const auto& r = settings_.reply;
   if (!r.enabled)
     return hold{"hold", "kill switch: [reply] enabled = false", true};
+  const auto max_age = std::chrono::duration_cast<std::chrono::seconds>(r.max_age).count();
+  if (max_age > 0 && arrived > 0 && arrived < now - max_age)
+    return hold{"suppress",
+                "backlog: arrived " + std::to_string((now - arrived) / 3600) +
+                    "h ago, over max_age_hours " + std::to_string(r.max_age.count()),
+                false};
   // RFC 5230 §4.2 (:days): one reply per sender and topic within the window; a second message on
   // the same topic so soon is a person to talk to, not a robot to repeat.
   const auto window = std::chrono::duration_cast<std::chrono::seconds>(r.repeat_window).count();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <map>
 #include <random>
 
 #include "supportd/daemon/log.hpp"
@@ -95,6 +96,10 @@ void poller::process_pending(std::int64_t validity, cycle_report& report) {
   while (!stop_) {
     auto pending = db_.pending_inbound(mailbox, validity, settings_.imap.batch_size);
     if (pending.empty()) return;
+    // Arrival times of the batch in one round trip (the backlog rule needs them).
+    std::map<std::int64_t, std::int64_t> arrived;
+    if (auto dates = imap_.internal_dates(pending.front().uid, pending.back().uid, validity))
+      arrived.insert(dates->begin(), dates->end());
     for (const auto& key : pending) {
       if (stop_) return;
       auto raw = imap_.fetch(key.uid, validity);
@@ -106,7 +111,9 @@ void poller::process_pending(std::int64_t validity, cycle_report& report) {
       }
       try {
         auto rt = runtime_();
-        outcome o = pipeline_.process(key, *raw, *rt, now_seconds());
+        auto when = arrived.find(key.uid);
+        outcome o = pipeline_.process(key, *raw, *rt, now_seconds(),
+                                      when == arrived.end() ? 0 : when->second);
         ++report.processed;
         log::info("stage=record uid=" + std::to_string(key.uid) + " thread=" + o.ticket +
                   " outcome=" + o.decision + (o.reason.empty() ? "" : " reason=\"" + o.reason + "\""));

@@ -172,6 +172,60 @@ TEST_F(PipelineTest, MessageWithoutSubjectGetsTheCategoryName) {
   EXPECT_TRUE(reply->subject.starts_with("Re: Refund")) << reply->subject;
 }
 
+TEST_F(PipelineTest, OldMailIsBacklogNotAnswered) {
+  store::inbound_key key{"INBOX", 1, ++uid_};
+  db_->note_seen(key);
+  const std::int64_t now = 1'790'000'000;
+  outcome o = pipeline_->process(key, test::read_data("customer_en_withdrawal.eml"), *runtime_,
+                                 now, now - 3 * 86400);
+  EXPECT_EQ(o.decision, "suppress");
+  EXPECT_NE(o.reason.find("backlog"), std::string::npos) << o.reason;
+  EXPECT_TRUE(outbox().empty());
+}
+
+TEST_F(PipelineTest, RepeatAndFloodLimits) {
+  auto mail = [](int n, const std::string& subject, const std::string& body) {
+    return "From: bob@example.com\r\nTo: support@okpay-wallet.example\r\nSubject: " + subject +
+           "\r\nMessage-ID: <flood" + std::to_string(n) + "@x>\r\n\r\n" + body + "\r\n";
+  };
+  EXPECT_EQ(process(mail(1, "Refund", "I want a refund for my order.")).decision, "auto_reply");
+  outcome again = process(mail(2, "Refund again", "Please refund my money back."));
+  EXPECT_EQ(again.decision, "escalate") << again.reason;
+  EXPECT_NE(again.reason.find("already auto-replied"), std::string::npos);
+  settings_.reply.max_per_recipient_per_day = 2;
+  EXPECT_EQ(process(mail(3, "Fee question", "What is the fee for an international transfer?"))
+                .decision,
+            "auto_reply");
+  outcome capped = process(mail(4, "Forgot password", "I forgot my password, reset link?"));
+  EXPECT_EQ(capped.decision, "suppress");
+  EXPECT_NE(capped.reason.find("flood"), std::string::npos) << capped.reason;
+  EXPECT_EQ(outbox().size(), 2u);
+}
+
+TEST_F(PipelineTest, KillSwitchHoldsEverything) {
+  settings_.reply.enabled = false;
+  outcome o = process_file("customer_en_withdrawal.eml");
+  EXPECT_EQ(o.decision, "hold");
+  EXPECT_TRUE(outbox().empty());
+  EXPECT_EQ(db_->thread(o.thread_id)->status, store::thread_status::escalated);
+}
+
+TEST_F(PipelineTest, SecretsNeverReachTheStore) {
+  process("From: c@example.com\r\nTo: support@okpay-wallet.example\r\nSubject: charged twice "
+          "4111 1111 1111 1111\r\nMessage-ID: <sec@x>\r\n\r\nMy password is Secret123 and the "
+          "top-up was charged twice.\r\n");
+  auto threads = db_->list_threads(std::nullopt);
+  ASSERT_EQ(threads.size(), 1u);
+  EXPECT_EQ(threads[0].subject.find("4111"), std::string::npos) << threads[0].subject;
+  for (const auto& m : db_->thread_messages(threads[0].id)) {
+    EXPECT_EQ(m.body.find("Secret123"), std::string::npos) << m.body;
+    EXPECT_EQ(m.subject.find("4111 1111"), std::string::npos) << m.subject;
+  }
+  auto items = outbox();
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].data.find("4111"), std::string::npos);
+}
+
 TEST_F(PipelineTest, ReplyIdIsStableForRetries) {
   store::inbound_key key{"INBOX", 1, 5};
   EXPECT_EQ(reply_message_id("x@y", key, "d.example"), reply_message_id("x@y", key, "d.example"));

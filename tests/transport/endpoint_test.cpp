@@ -155,3 +155,21 @@ TEST(imap_response, search_lines_are_filtered_to_the_window) {
 
 }  // namespace
 }  // namespace supportd::transport
+
+namespace supportd::transport {
+namespace {
+
+TEST(imap_response, internaldate_lines_give_uid_and_unix_time) {
+  const auto dates = detail::parse_internaldates(
+      "* 1 FETCH (UID 12 INTERNALDATE \"22-Nov-2026 09:00:00 +0000\")\r\n"
+      "* 2 FETCH (INTERNALDATE \" 2-Jan-2027 08:30:00 +0800\" UID 15)\r\n"
+      "* 3 FETCH (FLAGS (\\Seen))\r\n");
+  ASSERT_EQ(dates.size(), 2U);
+  EXPECT_EQ(dates[0], (std::pair<std::int64_t, std::int64_t>{12, 1795338000}));
+  EXPECT_EQ(dates[1], (std::pair<std::int64_t, std::int64_t>{15, 1798849800}));
+  EXPECT_FALSE(detail::parse_imap_date_time("32-Foo-2026 09:00:00 +0000"));
+  EXPECT_EQ(detail::parse_imap_date_time("01-Jan-1970 00:00:00 +0000"), 0);
+}
+
+}  // namespace
+}  // namespace supportd::transport

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <thread>
 
@@ -91,6 +92,20 @@ TEST_F(imap, mail_arriving_while_the_mailbox_is_selected_is_seen) {
   const auto after = client.uids_after(first[0], st->uidvalidity);
   ASSERT_TRUE(after.has_value()) << after.error().message;
   EXPECT_EQ(*after, later);
+}
+
+TEST_F(imap, internal_dates_are_arrival_times) {
+  const auto before = std::time(nullptr);
+  const auto uids = servers_.append(three_files());
+  imap_client client(harness_endpoint(servers_.imap_url()));
+  const auto st = client.status();
+  ASSERT_TRUE(st.has_value()) << st.error().message;
+  const auto dates = client.internal_dates(uids.front(), uids.back(), st->uidvalidity);
+  ASSERT_TRUE(dates.has_value()) << dates.error().message;
+  ASSERT_EQ(dates->size(), 3U);
+  for (const auto& [uid, when] : *dates) {
+    EXPECT_NEAR(static_cast<double>(when), static_cast<double>(before), 60.0) << uid;
+  }
 }
 
 TEST_F(imap, uids_after_spans_several_search_windows) {

@@ -180,6 +180,23 @@ std::expected<std::string, error> imap_client::fetch(std::int64_t uid, std::int6
   return impl_->session->body();
 }
 
+std::expected<std::vector<std::pair<std::int64_t, std::int64_t>>, error>
+imap_client::internal_dates(std::int64_t first, std::int64_t last, std::int64_t uidvalidity) {
+  if (auto bad = impl_->unusable()) return std::unexpected(*bad);
+  if (first <= 0 || last < first) return std::vector<std::pair<std::int64_t, std::int64_t>>{};
+  // A one-line response per message (no literal), which libcurl 7.88 passes through intact.
+  const std::string range = std::to_string(first) + ":" + std::to_string(last);
+  if (auto ok = impl_->run("IMAP UID FETCH " + range + " INTERNALDATE", impl_->mailbox_url(uidvalidity),
+                           "UID FETCH " + range + " (INTERNALDATE)", error_kind::transient);
+      !ok) {
+    return std::unexpected(ok.error());
+  }
+  impl_->selected_once = true;
+  auto dates = detail::parse_internaldates(impl_->session->body());
+  std::erase_if(dates, [&](const auto& d) { return d.first < first || d.first > last; });
+  return dates;
+}
+
 std::expected<void, error> imap_client::add_flags(std::int64_t uid, std::int64_t uidvalidity,
                                                   std::string_view flags) {
   if (auto bad = impl_->unusable()) return std::unexpected(*bad);

@@ -50,6 +50,9 @@ struct reply_settings {
   int max_per_recipient_per_day = 5;
   /// Global send rate; replies over it wait in the outbox, never dropped.
   int max_per_minute = 60;
+  /// Mail that arrived in the mailbox (INTERNALDATE) longer ago than this is logged as backlog,
+  /// never auto-answered: importing an old mailbox cannot flood customers. 0 disables.
+  std::chrono::hours max_age{24};
 };
 
 struct settings {

@@ -66,8 +66,9 @@ class pipeline {
 
   /// Decides one inbound message and records the decision (and a queued reply) in one
   /// transaction. Throws store::store_error on database failure (the caller retries).
+  /// `arrived` is the message's INTERNALDATE (0 when unknown).
   outcome process(const store::inbound_key& key, std::string_view raw, const runtime& rt,
-                  std::int64_t now);
+                  std::int64_t now, std::int64_t arrived = 0);
 
   /// Gives up on a message that failed processing repeatedly (a poison message): records it as
   /// quarantined in an escalated thread so an agent sees it, and lets the mailbox flow on.
@@ -81,7 +82,7 @@ class pipeline {
     bool escalate = false;
   };
   std::optional<hold> hold_reason(const std::string& address, const std::string& category,
-                                  std::int64_t now);
+                                  std::int64_t now, std::int64_t arrived);
 
   const settings& settings_;
   store::store& db_;

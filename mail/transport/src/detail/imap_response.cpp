@@ -96,4 +96,68 @@ std::vector<std::int64_t> parse_search(std::string_view response, std::int64_t l
   return uids;
 }
 
+std::optional<std::int64_t> parse_imap_date_time(std::string_view t) {
+  static constexpr std::string_view months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  auto number = [&](std::size_t pos, std::size_t len) -> std::optional<int> {
+    if (pos + len > t.size()) return std::nullopt;
+    int v = 0;
+    for (std::size_t i = pos; i < pos + len; ++i) {
+      if (t[i] < '0' || t[i] > '9') return std::nullopt;
+      v = v * 10 + (t[i] - '0');
+    }
+    return v;
+  };
+  // d-Mon-yyyy or dd-Mon-yyyy
+  std::size_t dash = t.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash > 2) return std::nullopt;
+  auto day = number(0, dash);
+  std::size_t p = dash + 1;
+  int month = -1;
+  for (int m = 0; m < 12; ++m)
+    if (t.substr(p, 3) == months[m]) month = m;
+  p += 4;
+  auto year = number(p, 4);
+  auto hour = number(p + 5, 2), minute = number(p + 8, 2), second = number(p + 11, 2);
+  if (!day || month < 0 || !year || !hour || !minute || !second || p + 19 > t.size())
+    return std::nullopt;
+  char sign = t[p + 14];
+  auto zh = number(p + 15, 2), zm = number(p + 17, 2);
+  if ((sign != '+' && sign != '-') || !zh || !zm) return std::nullopt;
+  // Days from civil (H. Hinnant's algorithm), so no timezone-dependent libc call is needed.
+  int y = *year - (month < 2 ? 1 : 0);
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const int yoe = y - era * 400;
+  const int mp = (month + 10) % 12;  // month is 0-based; the algorithm counts from March
+  const int doy = (153 * mp + 2) / 5 + *day - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const std::int64_t days = static_cast<std::int64_t>(era) * 146097 + doe - 719468;
+  const std::int64_t offset = (*zh * 3600 + *zm * 60) * (sign == '+' ? 1 : -1);
+  return days * 86400 + *hour * 3600 + *minute * 60 + *second - offset;
+}
+
+std::vector<std::pair<std::int64_t, std::int64_t>> parse_internaldates(std::string_view response) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> out;
+  std::size_t start = 0;
+  while (start < response.size()) {
+    std::size_t end = response.find('\n', start);
+    if (end == std::string_view::npos) end = response.size();
+    std::string_view line = response.substr(start, end - start);
+    start = end + 1;
+    if (!line.starts_with("* ") || line.find(" FETCH (") == std::string_view::npos) continue;
+    std::size_t u = line.find("UID ");
+    std::size_t d = line.find("INTERNALDATE \"");
+    if (u == std::string_view::npos || d == std::string_view::npos) continue;
+    std::int64_t uid = 0;
+    for (std::size_t i = u + 4; i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i)
+      uid = uid * 10 + (line[i] - '0');
+    std::size_t close = line.find('"', d + 14);
+    if (uid <= 0 || close == std::string_view::npos) continue;
+    if (auto when = parse_imap_date_time(line.substr(d + 14, close - d - 14)))
+      out.emplace_back(uid, *when);
+  }
+  return out;
+}
+
 }  // namespace supportd::transport::detail
