@@ -13,6 +13,7 @@
 
 #include "supportd/daemon/log.hpp"
 #include "supportd/daemon/poller.hpp"
+#include "supportd/idle/idle_watcher.hpp"
 
 namespace supportd::daemon {
 
@@ -35,7 +36,8 @@ class service {
         db_(s.store_path),
         poller_(s, db_, [this] { return current_runtime(); }, stop_),
         signals_(io_, SIGINT, SIGTERM, SIGHUP),
-        timer_(io_) {}
+        timer_(io_),
+        idle_(io_.get_executor(), s.imap.endpoint, [this] { wake(); }) {}
 
   int run_once() {
     cycle_report r = poller_.run_cycle();
@@ -47,6 +49,13 @@ class service {
     do_wait_signal();
     sd_notify(0, "READY=1\nSTATUS=polling");
     log::info("stage=service outcome=started mailbox=" + settings_.imap.endpoint.url);
+    // RFC 2177 IDLE wakes the poller the moment mail arrives; polling stays as the fallback
+    // for servers without IDLE and for when the watcher's connection is down.
+    idle_.on_state_change([](idle::watch_state state, std::string_view reason) {
+      log::info(std::string("stage=idle outcome=") + std::string(idle::to_string(state)) +
+                (reason.empty() ? "" : " reason=\"" + std::string(reason) + "\""));
+    });
+    idle_.start();
     start_cycle();
     io_.run();
     worker_.join();
@@ -78,6 +87,7 @@ class service {
     sd_notify(0, "STOPPING=1");
     stop_ = true;  // the worker finishes the message in hand, curl transfers abort
     timer_.cancel();
+    idle_.stop();
     if (!cycle_running_) io_.stop();
   }
 
@@ -95,8 +105,20 @@ class service {
     sd_notify(0, "READY=1");
   }
 
+  /// New mail announced by IDLE: poll now, or right after the cycle in hand.
+  void wake() {
+    if (stop_) return;
+    if (cycle_running_) {
+      wake_pending_ = true;
+      return;
+    }
+    timer_.cancel();
+    start_cycle();
+  }
+
   void start_cycle() {
     cycle_running_ = true;
+    wake_pending_ = false;
     asio::post(worker_, [this] {
       cycle_report r = poller_.run_cycle();
       asio::post(io_, [this, r] { on_cycle_done(r); });
@@ -118,9 +140,13 @@ class service {
     retry_interval_ = r.imap_ok ? settings_.imap.poll_interval
                                 : std::min(std::max(retry_interval_ * 2, settings_.imap.poll_interval),
                                            settings_.imap.reconnect_max);
+    if (wake_pending_ && r.imap_ok) {
+      start_cycle();
+      return;
+    }
     timer_.expires_after(retry_interval_);
     timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec && !stop_) start_cycle();
+      if (!ec && !stop_ && !cycle_running_) start_cycle();
     });
   }
 
@@ -134,7 +160,9 @@ class service {
   asio::thread_pool worker_{1};
   asio::signal_set signals_;
   asio::steady_timer timer_;
+  idle::idle_watcher idle_;
   bool cycle_running_ = false;
+  bool wake_pending_ = false;  // IDLE announced mail while a cycle was running
   std::chrono::seconds retry_interval_{0};
 };
 

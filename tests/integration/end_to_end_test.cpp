@@ -23,11 +23,13 @@ class EndToEnd : public ::testing::Test {
     write_config(servers_->imap_url());
   }
 
-  void write_config(const std::string& imap_url, const std::string& extra_imap = "") {
+  void write_config(const std::string& imap_url, const std::string& extra_imap = "",
+                    int poll_seconds = 1) {
     config_ = servers_->dir() / "supportd.toml";
     std::ofstream(servers_->dir() / "imap.secret") << "test\n";
     std::ofstream(config_) << "[imap]\nurl = \"" << imap_url << "\"\nuser = \"" << mail_servers::user
-                           << "\"\npassword_file = \"imap.secret\"\npoll_seconds = 1\n"
+                           << "\"\npassword_file = \"imap.secret\"\npoll_seconds = "
+                           << poll_seconds << "\n"
                            << extra_imap << "[smtp]\nurl = \"" << servers_->smtp_url()
                            << "\"\n[reply]\nfrom = \"OKPay Support <support@okpay-wallet.example>\"\n"
                            << "addresses = [\"support@okpay-wallet.example\"]\n"
@@ -205,6 +207,27 @@ TEST_F(EndToEnd, DaemonAnswersNewMailReloadsAndStopsCleanly) {
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("stage=reload outcome=ok"), std::string::npos) << text;
   EXPECT_NE(text.find("outcome=stopped"), std::string::npos) << text;
+}
+
+TEST_F(EndToEnd, IdleWakesTheDaemonWithoutWaitingForThePoll) {
+  write_config(servers_->imap_url(), "", 60);  // polling alone would take a minute
+  child daemon({SUPPORTD_BINARY, "run", "--config", config_.string()},
+               (servers_->dir() / "daemon.log").string());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // first poll done, IDLE up
+  auto start = std::chrono::steady_clock::now();
+  append({"customer_en_withdrawal.eml"});
+  while (servers_->received_messages().empty() &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(10))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  std::cout << "APPEND to reply at the SMTP server: " << latency.count() << " ms\n";
+  EXPECT_EQ(servers_->received_messages().size(), 1u);
+  EXPECT_LT(latency.count(), 5000);
+  daemon.signal(SIGTERM);
+  int code = -1;
+  ASSERT_TRUE(daemon.wait_for(10'000, code));
+  EXPECT_EQ(code, 0);
 }
 
 TEST_F(EndToEnd, ImapsWorks) {
