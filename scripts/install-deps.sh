@@ -8,6 +8,7 @@ packages=(
   libtomlplusplus-dev libicu-dev libkainjow-mustache-dev libcli11-dev libsystemd-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev
   dovecot-imapd python3-aiosmtpd sqlite3
+  chromium fonts-noto-cjk nodejs  # tests/web: the agents' page in headless Chromium
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -20,3 +21,13 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The browser test drives Debian's /usr/bin/chromium with playwright-core, installed from the
+# committed lockfile into tests/web/node_modules (playwright-core never downloads a browser).
+web_tests="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/web" && pwd)"
+if [[ ! -d "$web_tests/node_modules/playwright-core" ]]; then
+  # Debian's nodejs comes without npm (NodeSource's nodejs includes it).
+  if ! command -v npm >/dev/null; then
+    as_root=()
+    [[ $(id -u) -eq 0 ]] || as_root=(sudo)
+    DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends npm
+  fi
