@@ -5,12 +5,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "supportd/daemon/config.hpp"
 #include "supportd/daemon/log.hpp"
 #include "supportd/daemon/pipeline.hpp"
+#include "supportd/daemon/replay.hpp"
 #include "supportd/daemon/service.hpp"
 #include "supportd/store/store.hpp"
 #include "supportd/transport/transport.hpp"
@@ -61,22 +64,17 @@ json thread_json(const store::thread_row& t) {
           {"updated_at", t.updated_at}};
 }
 
+std::expected<daemon::settings, int> offline_settings(const std::string& config,
+                                                      const std::string& rules_path,
+                                                      const std::string& templates_dir);
+
 /// `classify`: the offline verdict on .eml files, no network and no store.
 int cmd_classify(const std::string& config, const std::string& rules_path,
                  const std::string& templates_dir, const std::vector<std::string>& files,
                  bool as_json) {
-  daemon::settings s;
-  if (!config.empty()) {
-    auto loaded = settings_or_exit(config);
-    if (!loaded) return loaded.error();
-    s = *loaded;
-  } else {
-    s.rules_path = rules_path;
-    s.templates_dir = templates_dir;
-    s.reply.from = {"", "support@okpay-wallet.example"};
-    s.reply.addresses = {"support@okpay-wallet.example"};
-    s.reply.message_id_domain = "okpay-wallet.example";
-  }
+  auto loaded = offline_settings(config, rules_path, templates_dir);
+  if (!loaded) return loaded.error();
+  const daemon::settings& s = *loaded;
   auto rules = classifier::rules::load(s.rules_path);
   if (!rules) {
     std::cerr << "supportd: " << rules.error().to_string() << "\n";
@@ -114,6 +112,84 @@ int cmd_classify(const std::string& config, const std::string& rules_path,
     }
   }
   return status;
+}
+
+/// Settings for offline commands: the config file when given, else defaults around a rules file.
+std::expected<daemon::settings, int> offline_settings(const std::string& config,
+                                                      const std::string& rules_path,
+                                                      const std::string& templates_dir) {
+  if (!config.empty()) return settings_or_exit(config);
+  daemon::settings s;
+  s.rules_path = rules_path;
+  s.templates_dir = templates_dir;
+  s.reply.from = {"OKPay Support", "support@okpay-wallet.example"};
+  s.reply.addresses = {"support@okpay-wallet.example"};
+  s.reply.message_id_domain = "okpay-wallet.example";
+  return s;
+}
+
+/// `replay`: mail through the whole decision path (guard, threads, limits, templates) on a
+/// scratch thread log; nothing is sent and the real store is not touched.
+int cmd_replay(const std::string& config, const std::string& rules_path,
+               const std::string& templates_dir, const std::string& source, bool as_json) {
+  auto s = offline_settings(config, rules_path, templates_dir);
+  if (!s) return s.error();
+  auto rt = daemon::load_runtime(*s);
+  if (!rt) {
+    for (const auto& e : rt.error()) std::cerr << "supportd: " << e << "\n";
+    return 2;
+  }
+  auto scratch = std::filesystem::temp_directory_path() /
+                 ("supportd-replay-" + std::to_string(::getpid()) + ".db");
+  struct cleanup {
+    std::filesystem::path p;
+    ~cleanup() {
+      for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(p.string() + suffix);
+    }
+  } remove_scratch{scratch};
+  s->store_path = scratch;
+  store::store db(scratch);
+  daemon::pipeline pipeline(*s, db);
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  std::map<std::string, int> by_decision, by_category;
+  std::int64_t uid = 0;
+  auto err = daemon::read_replay_source(source, [&](daemon::replay_message&& m) {
+    store::inbound_key key{"replay", 1, ++uid};
+    db.note_seen(key);
+    daemon::outcome o = pipeline.process(key, m.raw, **rt, now);
+    auto row = db.inbound(key);
+    std::string category = row ? row->category : "";
+    std::string tmpl;
+    if (auto pos = o.reason.find("template "); pos != std::string::npos)
+      tmpl = o.reason.substr(pos + 9, o.reason.find(';', pos) - pos - 9);
+    ++by_decision[o.decision];
+    ++by_category[category];
+    if (as_json) {
+      json j = {{"message", m.name},         {"decision", o.decision},
+                {"reason", o.reason},        {"category", category},
+                {"confidence", row ? row->confidence : 0.0},
+                {"language", row ? row->language : ""}, {"template", tmpl},
+                {"ticket", o.ticket}};
+      std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    } else {
+      char conf[16];
+      std::snprintf(conf, sizeof conf, "%.2f", row ? row->confidence : 0.0);
+      std::cout << m.name << "\t" << o.decision << "\t" << category << "\t" << conf << "\t"
+                << (row ? row->language : "") << "\t"
+                << (o.decision == "auto_reply" ? tmpl : o.reason) << "\n";
+    }
+  });
+  if (!err.empty()) {
+    std::cerr << "supportd: " << err << "\n";
+    return 1;
+  }
+  if (!as_json) {
+    std::cout << "\nSummary: " << uid << " messages\n  decision\n";
+    for (const auto& [d, n] : by_decision) std::cout << "    " << d << "\t" << n << "\n";
+    std::cout << "  category\n";
+    for (const auto& [c, n] : by_category) std::cout << "    " << c << "\t" << n << "\n";
+  }
+  return 0;
 }
 
 int cmd_check_config(const std::string& config) {
@@ -247,11 +323,23 @@ int main(int argc, char** argv) {
   std::string rules_path = std::filesystem::exists(SUPPORTD_DEFAULT_RULES)
                                ? SUPPORTD_DEFAULT_RULES
                                : SUPPORTD_SOURCE_DIR "/config/categories.toml";
-  std::string templates_dir = SUPPORTD_DEFAULT_TEMPLATES;
+  std::string templates_dir = std::filesystem::exists(SUPPORTD_DEFAULT_TEMPLATES)
+                                  ? SUPPORTD_DEFAULT_TEMPLATES
+                                  : SUPPORTD_SOURCE_DIR "/templates";
   classify->add_option("--config,-c", classify_config, "Config file (for rules and addresses)");
   classify->add_option("--rules", rules_path, "Rules file when no --config")->capture_default_str();
   classify->add_flag("--json", as_json, "One JSON object per line");
   classify->add_option("files", files, ".eml files")->required();
+
+  auto* replay = app.add_subcommand(
+      "replay", "Preview: run a Maildir, mbox or folder of .eml through every decision, offline");
+  std::string source;
+  replay->add_option("--config,-c", classify_config, "Config file (rules, templates, limits)");
+  replay->add_option("--rules", rules_path, "Rules file when no --config")->capture_default_str();
+  replay->add_option("--templates", templates_dir, "Templates folder when no --config")
+      ->capture_default_str();
+  replay->add_flag("--json", as_json, "One JSON object per message");
+  replay->add_option("path", source, "Maildir, mbox file, folder or .eml file")->required();
 
   auto* check = app.add_subcommand("check-config", "Validate config, rules and templates");
   check->add_option("--config,-c", config, "Config file")->capture_default_str();
@@ -276,6 +364,7 @@ int main(int argc, char** argv) {
   try {
     if (*run) return cmd_run(config, once);
     if (*classify) return cmd_classify(classify_config, rules_path, templates_dir, files, as_json);
+    if (*replay) return cmd_replay(classify_config, rules_path, templates_dir, source, as_json);
     if (*check) return cmd_check_config(config);
     if (*list) return cmd_threads_list(config, status, as_json);
     if (*show) return cmd_threads_show(config, id, as_json);

@@ -32,11 +32,15 @@ std::string hex64(std::uint64_t v) {
   return std::string(buf.data(), 16);
 }
 
+/// "退款 (subject 3), refund (body 1)": what matched, where, and how much it weighed.
 std::string join_keywords(const classifier::classification& c) {
   std::string out;
   for (const auto& k : c.keywords) {
     if (!out.empty()) out += ", ";
-    out += k.keyword;
+    std::string weight = std::to_string(k.weight);
+    weight.erase(weight.find_last_not_of('0') + 1);
+    if (weight.ends_with('.')) weight.pop_back();
+    out += k.keyword + " (" + k.where + " " + weight + ")";
   }
   return out;
 }
