@@ -63,6 +63,16 @@ struct reader {
     return path.is_absolute() ? path : dir / path;
   }
 
+  /// Where a secret file is: systemd LoadCredential= puts secrets under $CREDENTIALS_DIRECTORY,
+  /// which relative names try first; otherwise relative to the config file.
+  std::filesystem::path credential_path(const std::string& name) const {
+    std::filesystem::path p(name);
+    if (const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
+        creds && p.is_relative() && std::filesystem::exists(std::filesystem::path(creds) / p))
+      return std::filesystem::path(creds) / p;
+    return resolve(name);
+  }
+
   /// Reads a secret: password_file, else password_env; never logged.
   std::expected<std::string, config_error> password(const toml::table& t) const {
     auto file_name = string(t, "password_file", "");
@@ -70,13 +80,7 @@ struct reader {
     auto env_name = string(t, "password_env", "");
     if (!env_name) return std::unexpected(env_name.error());
     if (!file_name->empty()) {
-      std::filesystem::path p(*file_name);
-      // systemd LoadCredential= puts secrets under $CREDENTIALS_DIRECTORY.
-      if (const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
-          creds && p.is_relative() && std::filesystem::exists(std::filesystem::path(creds) / p))
-        p = std::filesystem::path(creds) / p;
-      else
-        p = resolve(*file_name);
+      std::filesystem::path p = credential_path(*file_name);
       std::ifstream in(p, std::ios::binary);
       if (!in)
         return std::unexpected(error_at(t.get("password_file"),
@@ -164,6 +168,7 @@ std::expected<settings, config_error> read(const toml::table& root, const reader
       {"store", {"path"}},
       {"classifier", {"rules"}},
       {"templates", {"dir"}},
+      {"web", {"enabled", "address", "port", "token_file", "session_hours"}},
       {"log", {"level"}}};
   for (auto&& [key, node] : root) {
     auto section = known.find(key.str());
@@ -273,6 +278,25 @@ std::expected<settings, config_error> read(const toml::table& root, const reader
   auto templates = path_of("templates", "dir", "/etc/supportd/templates");
   if (!templates) return std::unexpected(templates.error());
   s.templates_dir = *templates;
+  if (const toml::table* web = root["web"].as_table()) {
+    auto web_enabled = r.boolean(*web, "enabled", false);
+    if (!web_enabled) return std::unexpected(web_enabled.error());
+    s.web.enabled = *web_enabled;
+    auto address = r.string(*web, "address", "127.0.0.1");
+    if (!address) return std::unexpected(address.error());
+    s.web.address = *address;
+    auto port = r.integer(*web, "port", 8025, 0, 65535);
+    if (!port) return std::unexpected(port.error());
+    s.web.port = static_cast<int>(*port);
+    auto token = r.string(*web, "token_file", "");
+    if (!token) return std::unexpected(token.error());
+    if (!token->empty()) s.web.token_file = r.credential_path(*token);
+    auto hours = r.integer(*web, "session_hours", 12, 1, 24 * 30);
+    if (!hours) return std::unexpected(hours.error());
+    s.web.session = std::chrono::hours(*hours);
+    if (s.web.enabled && s.web.token_file.empty())
+      return std::unexpected(r.error_at(web, "[web] enabled needs token_file"));
+  }
   if (const toml::table* log = root["log"].as_table()) {
     auto level = r.string(*log, "level", "info");
     if (!level) return std::unexpected(level.error());

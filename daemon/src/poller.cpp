@@ -1,6 +1,7 @@
 #include "supportd/daemon/poller.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <map>
 #include <random>
@@ -30,14 +31,15 @@ std::string describe(const std::string& what, const transport::error& e) {
 }  // namespace
 
 poller::poller(const settings& s, store::store& db, runtime_source current_runtime,
-               const std::atomic<bool>& stop)
+               const std::atomic<bool>& stop, std::shared_ptr<web::metrics> metrics)
     : settings_(s),
       db_(db),
       runtime_(std::move(current_runtime)),
       stop_(stop),
       imap_(s.imap.endpoint, &stop),
       smtp_(s.smtp.endpoint, &stop),
-      pipeline_(s, db) {}
+      pipeline_(s, db),
+      metrics_(std::move(metrics)) {}
 
 poller::~poller() = default;
 
@@ -46,6 +48,7 @@ cycle_report poller::run_cycle() {
   try {
     auto status = imap_.status();
     if (!status) {
+      if (metrics_) metrics_->count_imap_failure();
       if (!imap_down_)
         log::error("stage=fetch outcome=imap_unavailable reason=\"" +
                    describe("IMAP status", status.error()) + "\"");
@@ -81,6 +84,7 @@ cycle_report poller::run_cycle() {
       tx.commit();
     }
     report.imap_ok = true;
+    if (metrics_) metrics_->set_last_successful_poll(now_seconds());
 
     process_pending(validity, report);
     deliver_outbox(report);
@@ -114,6 +118,8 @@ void poller::process_pending(std::int64_t validity, cycle_report& report) {
         auto when = arrived.find(key.uid);
         outcome o = pipeline_.process(key, *raw, *rt, now_seconds(),
                                       when == arrived.end() ? 0 : when->second);
+        if (metrics_ && when != arrived.end())
+          metrics_->set_fetch_lag(static_cast<double>(now_seconds() - when->second));
         ++report.processed;
         log::info("stage=record uid=" + std::to_string(key.uid) + " thread=" + o.ticket +
                   " outcome=" + o.decision + (o.reason.empty() ? "" : " reason=\"" + o.reason + "\""));
@@ -153,8 +159,12 @@ void poller::deliver_outbox(cycle_report& report) {
     if (due.empty()) return;
     for (const auto& item : due) {
       if (stop_) return;
+      const auto started = std::chrono::steady_clock::now();
       auto sent = smtp_.send(item.envelope_from, item.recipients, item.data);
       if (sent) {
+        if (metrics_)
+          metrics_->observe_smtp_send(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         db_.mark_sent(item.id, now_seconds());
         ++report.replies_sent;
         if (smtp_down_) log::info("stage=send outcome=smtp_recovered");
@@ -164,6 +174,7 @@ void poller::deliver_outbox(cycle_report& report) {
       }
       ++report.send_failures;
       const auto& err = sent.error();
+      if (metrics_) metrics_->count_smtp_failure(err.kind == transport::error_kind::permanent);
       bool permanent = err.kind == transport::error_kind::permanent ||
                        item.attempts + 1 >= settings_.smtp.max_attempts;
       db_.mark_send_failed(item.id, err.message, permanent,

@@ -14,6 +14,7 @@
 #include "supportd/daemon/log.hpp"
 #include "supportd/daemon/poller.hpp"
 #include "supportd/idle/idle_watcher.hpp"
+#include "supportd/web/server.hpp"
 
 namespace supportd::daemon {
 
@@ -34,7 +35,8 @@ class service {
       : settings_(s),
         runtime_(std::move(rt)),
         db_(s.store_path),
-        poller_(s, db_, [this] { return current_runtime(); }, stop_),
+        metrics_(std::make_shared<web::metrics>()),
+        poller_(s, db_, [this] { return current_runtime(); }, stop_, metrics_),
         signals_(io_, SIGINT, SIGTERM, SIGHUP),
         timer_(io_),
         idle_(io_.get_executor(), s.imap.endpoint, [this] { wake(); }) {}
@@ -56,6 +58,7 @@ class service {
                 (reason.empty() ? "" : " reason=\"" + std::string(reason) + "\""));
     });
     idle_.start();
+    start_web();
     start_cycle();
     io_.run();
     worker_.join();
@@ -88,6 +91,7 @@ class service {
     stop_ = true;  // the worker finishes the message in hand, curl transfers abort
     timer_.cancel();
     idle_.stop();
+    if (web_) web_->stop();
     if (!cycle_running_) io_.stop();
   }
 
@@ -103,6 +107,26 @@ class service {
         log::error("stage=reload outcome=kept_old_rules reason=\"" + e + "\"");
     }
     sd_notify(0, "READY=1");
+  }
+
+  /// The agents' page and /metrics on the same io_context; mail keeps flowing if it fails.
+  void start_web() {
+    if (!settings_.web.enabled) return;
+    web::settings ws;
+    ws.address = settings_.web.address;
+    ws.port = static_cast<std::uint16_t>(settings_.web.port);
+    ws.token_file = settings_.web.token_file;
+    ws.from = settings_.reply.from;
+    ws.message_id_domain = settings_.reply.message_id_domain;
+    ws.session_lifetime = settings_.web.session;
+    auto srv = web::server::start(io_.get_executor(), ws, settings_.store_path, metrics_);
+    if (!srv) {
+      log::error("stage=web outcome=failed reason=\"" + srv.error() + "\"");
+      return;
+    }
+    web_ = std::move(*srv);
+    log::info("stage=web outcome=listening address=" + settings_.web.address + ":" +
+              std::to_string(web_->port()));
   }
 
   /// New mail announced by IDLE: poll now, or right after the cycle in hand.
@@ -155,12 +179,14 @@ class service {
   std::shared_ptr<const runtime> runtime_;
   std::atomic<bool> stop_{false};
   store::store db_;
+  std::shared_ptr<web::metrics> metrics_;
   poller poller_;
   asio::io_context io_;
   asio::thread_pool worker_{1};
   asio::signal_set signals_;
   asio::steady_timer timer_;
   idle::idle_watcher idle_;
+  std::unique_ptr<web::server> web_;  // destroyed before io_ (declared after it)
   bool cycle_running_ = false;
   bool wake_pending_ = false;  // IDLE announced mail while a cycle was running
   std::chrono::seconds retry_interval_{0};

@@ -230,6 +230,49 @@ TEST_F(EndToEnd, IdleWakesTheDaemonWithoutWaitingForThePoll) {
   EXPECT_EQ(code, 0);
 }
 
+TEST_F(EndToEnd, AgentsPageAndMetricsAreServed) {
+  std::ofstream(servers_->dir() / "web.token") << "agent-token-123\n";
+  std::ofstream(config_, std::ios::app)
+      << "[web]\nenabled = true\nport = 0\ntoken_file = \"web.token\"\n";
+  append({"customer_en_withdrawal.eml", "bounce.eml"});
+  child daemon({SUPPORTD_BINARY, "run", "--config", config_.string()},
+               (servers_->dir() / "daemon.log").string());
+  int port = 0;
+  for (int i = 0; i < 100 && (port == 0 || servers_->received_messages().empty()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::ifstream log(servers_->dir() / "daemon.log");
+    for (std::string line; std::getline(log, line);)
+      if (auto pos = line.find("outcome=listening address=127.0.0.1:"); pos != std::string::npos)
+        port = std::stoi(line.substr(pos + 36));
+  }
+  ASSERT_GT(port, 0) << "web server did not start";
+  auto get = [&](const std::string& path, const std::string& token) {
+    std::string code =
+        "import urllib.request,sys\n"
+        "r=urllib.request.Request('http://127.0.0.1:" + std::to_string(port) + path + "')\n"
+        "t=sys.argv[1]\n"
+        "if t: r.add_header('Authorization','Bearer '+t)\n"
+        "try:\n  resp=urllib.request.urlopen(r,timeout=5); print(resp.status); print(resp.read().decode())\n"
+        "except urllib.error.HTTPError as e: print(e.code)\n";
+    return run({"/usr/bin/python3", "-c", code, token},
+               (servers_->dir() / ("http" + std::to_string(++runs_) + ".log")).string())
+        .out;
+  };
+  EXPECT_TRUE(get("/healthz", "").starts_with("200"));
+  EXPECT_TRUE(get("/metrics", "").starts_with("401"));
+  std::string metrics = get("/metrics", "agent-token-123");
+  EXPECT_TRUE(metrics.starts_with("200")) << metrics;
+  EXPECT_NE(metrics.find("supportd_messages_total"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("supportd_last_successful_poll_timestamp_seconds"), std::string::npos);
+  EXPECT_NE(metrics.find("supportd_smtp_send_duration_seconds_count"), std::string::npos);
+  std::string page = get("/", "agent-token-123");
+  EXPECT_TRUE(page.starts_with("200")) << page;
+  daemon.signal(SIGTERM);
+  int code = -1;
+  ASSERT_TRUE(daemon.wait_for(10'000, code));
+  EXPECT_EQ(code, 0);
+}
+
 TEST_F(EndToEnd, ImapsWorks) {
   if (servers_->imaps_port() == 0) GTEST_SKIP() << "no IMAPS listener (openssl missing)";
   write_config(servers_->imaps_url(), "insecure_skip_verify = true\n");

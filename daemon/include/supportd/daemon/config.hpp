@@ -55,6 +55,15 @@ struct reply_settings {
   std::chrono::hours max_age{24};
 };
 
+/// The agents' page and /metrics (off unless enabled; loopback by default).
+struct web_settings {
+  bool enabled = false;
+  std::string address = "127.0.0.1";
+  int port = 8025;
+  std::filesystem::path token_file;  // relative names: $CREDENTIALS_DIRECTORY first
+  std::chrono::hours session{12};
+};
+
 struct settings {
   std::filesystem::path source;  // the config file
   imap_settings imap;
@@ -63,6 +72,7 @@ struct settings {
   std::filesystem::path store_path;
   std::filesystem::path rules_path;
   std::filesystem::path templates_dir;
+  web_settings web;
   std::string log_level = "info";
 };
 

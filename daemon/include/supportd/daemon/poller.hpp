@@ -11,6 +11,7 @@
 #include "supportd/daemon/pipeline.hpp"
 #include "supportd/store/store.hpp"
 #include "supportd/transport/transport.hpp"
+#include "supportd/web/metrics.hpp"
 
 namespace supportd::daemon {
 
@@ -30,7 +31,7 @@ class poller {
 
   /// `stop` ends a cycle after the message in hand.
   poller(const settings& s, store::store& db, runtime_source current_runtime,
-         const std::atomic<bool>& stop);
+         const std::atomic<bool>& stop, std::shared_ptr<web::metrics> metrics = nullptr);
   ~poller();
 
   /// One full cycle; never throws.
@@ -54,6 +55,7 @@ class poller {
   bool imap_down_ = false;  // one log line per outage, not one per poll
   bool smtp_down_ = false;
   bool rate_limited_ = false;
+  std::shared_ptr<web::metrics> metrics_;  // for /metrics; may be null
 };
 
 }  // namespace supportd::daemon
