@@ -277,6 +277,44 @@ int cmd_threads_show(const std::string& config, std::int64_t id, bool as_json) {
   return 0;
 }
 
+/// `why`: the stored decision on a message: guard or thread rule, classification with keyword
+/// weights, template and version, and every send attempt of its reply.
+int cmd_why(const std::string& config, std::string message_id) {
+  auto s = settings_or_exit(config);
+  if (!s) return s.error();
+  if (message_id.size() > 1 && message_id.front() == '<' && message_id.back() == '>')
+    message_id = message_id.substr(1, message_id.size() - 2);
+  store::store db(s->store_path);
+  auto rows = db.messages_by_message_id(message_id);
+  if (rows.empty()) {
+    std::cerr << "supportd: no message <" << message_id << "> in the thread log\n";
+    return 1;
+  }
+  for (const auto& m : rows) {
+    std::cout << (m.direction == "in" ? "Inbound" : "Our reply") << " <" << m.message_id
+              << ">\n  from:       " << m.from_address << "\n  subject:    " << m.subject
+              << "\n  received:   " << format_time(m.created_at);
+    if (m.key)
+      std::cout << "\n  mailbox:    " << m.key->mailbox << " UIDVALIDITY " << m.key->uidvalidity
+                << " UID " << m.key->uid << " (" << (m.state ? store::to_string(*m.state) : "")
+                << (m.attempts ? ", " + std::to_string(m.attempts) + " failed attempts" : "")
+                << ")";
+    std::cout << "\n  decision:   " << m.decision << "\n  reason:     "
+              << (m.reason.empty() ? "-" : m.reason) << "\n  category:   " << m.category
+              << " (confidence " << m.confidence << ", language " << m.language
+              << ")\n  keywords:   " << (m.keywords.empty() ? "-" : m.keywords) << "\n";
+    if (auto t = db.thread(m.thread_id))
+      std::cout << "  thread:     " << t->id << " [#" << t->ticket << "] "
+                << store::to_string(t->status) << "\n";
+    if (m.direction == "in")
+      for (const auto& o : db.outbox_for_inbound(m.id))
+        std::cout << "  reply:      <" << o.message_id << "> " << store::to_string(o.state)
+                  << ", " << o.attempts << " failed attempts"
+                  << (o.last_error.empty() ? "" : ", last error: " + o.last_error) << "\n";
+  }
+  return 0;
+}
+
 int cmd_threads_resolve(const std::string& config, std::int64_t id) {
   auto s = settings_or_exit(config);
   if (!s) return s.error();
@@ -341,6 +379,11 @@ int main(int argc, char** argv) {
   replay->add_flag("--json", as_json, "One JSON object per message");
   replay->add_option("path", source, "Maildir, mbox file, folder or .eml file")->required();
 
+  auto* why = app.add_subcommand("why", "Explain the stored decision on a message");
+  std::string message_id;
+  why->add_option("--config,-c", config, "Config file")->capture_default_str();
+  why->add_option("message-id", message_id, "Message-ID, with or without <>")->required();
+
   auto* check = app.add_subcommand("check-config", "Validate config, rules and templates");
   check->add_option("--config,-c", config, "Config file")->capture_default_str();
 
@@ -365,6 +408,7 @@ int main(int argc, char** argv) {
     if (*run) return cmd_run(config, once);
     if (*classify) return cmd_classify(classify_config, rules_path, templates_dir, files, as_json);
     if (*replay) return cmd_replay(classify_config, rules_path, templates_dir, source, as_json);
+    if (*why) return cmd_why(config, message_id);
     if (*check) return cmd_check_config(config);
     if (*list) return cmd_threads_list(config, status, as_json);
     if (*show) return cmd_threads_show(config, id, as_json);

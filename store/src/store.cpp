@@ -232,6 +232,11 @@ constexpr const char* list_by_status =
     "FROM threads t WHERE t.status = ?1 ORDER BY t.updated_at DESC, t.id DESC LIMIT ?2";
 constexpr const char* thread_messages =
     "SELECT " SUPPORTD_MESSAGE_COLUMNS "FROM messages m WHERE m.thread_id = ?1 ORDER BY m.id";
+constexpr const char* messages_by_message_id =
+    "SELECT " SUPPORTD_MESSAGE_COLUMNS "FROM messages m WHERE m.message_id = ?1 ORDER BY m.id";
+constexpr const char* outbox_for_inbound =
+    "SELECT id, inbound_id, thread_id, message_id, envelope_from, recipients, data, state, "
+    "attempts, next_attempt_at, last_error FROM outbox WHERE inbound_id = ?1 ORDER BY id";
 // ASCII case-insensitive (NOCASE): domains are case-insensitive and real mailboxes treat
 // local parts the same way.
 constexpr const char* is_participant =
@@ -864,6 +869,26 @@ std::vector<message_row> store::thread_messages(std::int64_t thread_id) {
     auto s = impl_->stmt(sql::thread_messages);
     s.integer(1, thread_id);
     while (s->executeStep()) out.push_back(read_message(*s));
+    return out;
+  });
+}
+
+std::vector<message_row> store::messages_by_message_id(std::string_view message_id) {
+  return guarded("messages_by_message_id", [&] {
+    std::vector<message_row> out;
+    auto s = impl_->stmt(sql::messages_by_message_id);
+    s.text(1, message_id);
+    while (s->executeStep()) out.push_back(read_message(*s));
+    return out;
+  });
+}
+
+std::vector<outbox_row> store::outbox_for_inbound(std::int64_t inbound_id) {
+  return guarded("outbox_for_inbound", [&] {
+    std::vector<outbox_row> out;
+    auto s = impl_->stmt(sql::outbox_for_inbound);
+    s.integer(1, inbound_id);
+    while (s->executeStep()) out.push_back(read_outbox(*s));
     return out;
   });
 }

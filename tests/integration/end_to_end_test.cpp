@@ -126,6 +126,16 @@ TEST_F(EndToEnd, RepliesToPeopleInTheirLanguageAndNeverToMachines) {
   EXPECT_EQ(servers_->flags(uids[3]).find("\\Answered"), std::string::npos);
   EXPECT_NE(servers_->flags(uids[3]).find("\\Seen"), std::string::npos);
 
+  // `why` explains a decision from the log: rule, keywords with weights, template, send state.
+  auto why = supportd({"why", "<wd-1@mail.example.com>", "--config", config_.string()});
+  ASSERT_EQ(why.exit_code, 0) << why.out;
+  EXPECT_NE(why.out.find("decision:   auto_reply"), std::string::npos) << why.out;
+  EXPECT_NE(why.out.find("en/withdrawal_delay@"), std::string::npos) << why.out;
+  EXPECT_NE(why.out.find("sent, 0 failed attempts"), std::string::npos) << why.out;
+  EXPECT_NE(why.out.find("(subject "), std::string::npos) << why.out;
+  auto why_bounce = supportd({"why", "bounce-3@mx.example.org", "--config", config_.string()});
+  EXPECT_NE(why_bounce.out.find("auto-submitted"), std::string::npos) << why_bounce.out;
+
   // A second run finds nothing new and sends nothing.
   auto again = once();
   ASSERT_EQ(again.exit_code, 0) << again.out;

@@ -174,6 +174,10 @@ class store {
   [[nodiscard]] std::vector<thread_row> list_threads(std::optional<thread_status> status,
                                                      std::size_t limit = 1000);
   [[nodiscard]] std::vector<message_row> thread_messages(std::int64_t thread_id);
+  /// Every stored message (in or out) with this Message-ID, oldest first (what `why` explains).
+  [[nodiscard]] std::vector<message_row> messages_by_message_id(std::string_view message_id);
+  /// Replies queued for an inbound message, with their send attempts.
+  [[nodiscard]] std::vector<outbox_row> outbox_for_inbound(std::int64_t inbound_id);
   /// Whether `address` wrote in, or was written to, in this thread.
   [[nodiscard]] bool is_participant(std::int64_t thread_id, std::string_view address);
   /// Records an outgoing message (our reply) in a thread.
