@@ -12,6 +12,12 @@
 
 namespace supportd::daemon {
 
+std::chrono::hours followup_settings::deadline_for(std::string_view category) const {
+  for (const auto& [name, hours] : deadlines)
+    if (name == category) return hours;
+  return deadline;
+}
+
 std::string config_error::to_string() const {
   std::string out = file;
   if (line > 0) out += ":" + std::to_string(line);
@@ -169,6 +175,7 @@ std::expected<settings, config_error> read(const toml::table& root, const reader
       {"classifier", {"rules"}},
       {"templates", {"dir"}},
       {"web", {"enabled", "address", "port", "token_file", "session_hours"}},
+      {"followup", {"deadline_hours", "deadlines", "digest_to", "digest_hour"}},
       {"log", {"level"}}};
   for (auto&& [key, node] : root) {
     auto section = known.find(key.str());
@@ -296,6 +303,28 @@ std::expected<settings, config_error> read(const toml::table& root, const reader
     s.web.session = std::chrono::hours(*hours);
     if (s.web.enabled && s.web.token_file.empty())
       return std::unexpected(r.error_at(web, "[web] enabled needs token_file"));
+  }
+  if (const toml::table* f = root["followup"].as_table()) {
+    auto hours = r.integer(*f, "deadline_hours", 24, 1, 24 * 365);
+    if (!hours) return std::unexpected(hours.error());
+    s.followup.deadline = std::chrono::hours(*hours);
+    if (const toml::node* n = f->get("deadlines")) {
+      const toml::table* per = n->as_table();
+      if (!per) return std::unexpected(r.error_at(n, "deadlines must be a table: category = hours"));
+      for (auto&& [category, value] : *per) {
+        auto v = value.value<std::int64_t>();
+        if (!v || *v < 1)
+          return std::unexpected(r.error_at(&value, "deadline of " + std::string(category.str()) +
+                                                        " must be a positive number of hours"));
+        s.followup.deadlines.emplace_back(std::string(category.str()), std::chrono::hours(*v));
+      }
+    }
+    auto to = r.string(*f, "digest_to", "");
+    if (!to) return std::unexpected(to.error());
+    s.followup.digest_to = *to;
+    auto hour = r.integer(*f, "digest_hour", 9, 0, 23);
+    if (!hour) return std::unexpected(hour.error());
+    s.followup.digest_hour = static_cast<int>(*hour);
   }
   if (const toml::table* log = root["log"].as_table()) {
     auto level = r.string(*log, "level", "info");

@@ -60,6 +60,8 @@ json thread_json(const store::thread_row& t) {
           {"category", t.category},
           {"language", t.language},
           {"status", std::string(store::to_string(t.status))},
+          {"priority", t.priority},
+          {"assignee", t.assignee},
           {"created_at", t.created_at},
           {"updated_at", t.updated_at}};
 }

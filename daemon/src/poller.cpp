@@ -7,6 +7,7 @@
 #include <random>
 
 #include "supportd/daemon/log.hpp"
+#include "supportd/reply/compose.hpp"
 
 namespace supportd::daemon {
 
@@ -87,6 +88,7 @@ cycle_report poller::run_cycle() {
     if (metrics_) metrics_->set_last_successful_poll(now_seconds());
 
     process_pending(validity, report);
+    follow_up(now_seconds());
     deliver_outbox(report);
     flag_finished(validity, report);
   } catch (const std::exception& e) {
@@ -139,6 +141,49 @@ void poller::process_pending(std::int64_t validity, cycle_report& report) {
     deliver_outbox(report);
     flag_finished(validity, report);
   }
+}
+
+void poller::follow_up(std::int64_t now) {
+  const auto& f = settings_.followup;
+  std::vector<store::thread_row> overdue;
+  for (const auto& t : db_.list_threads(store::thread_status::escalated, 1000)) {
+    auto deadline = std::chrono::duration_cast<std::chrono::seconds>(f.deadline_for(t.category));
+    if (now - t.updated_at < deadline.count()) continue;
+    overdue.push_back(t);
+    if (t.priority > 0) continue;
+    db_.set_thread_priority(t.id, 1);
+    log::warning("stage=followup thread=" + t.ticket + " outcome=overdue category=" + t.category +
+                 " reason=\"no answer within " + std::to_string(f.deadline_for(t.category).count()) +
+                 "h: priority raised\"");
+  }
+  if (f.digest_to.empty() || overdue.empty()) return;
+  const std::int64_t day = now / 86400;
+  if (day == digest_day_ || (now % 86400) / 3600 < f.digest_hour) return;
+  // One digest a day: its Message-ID names the day, and the outbox takes a Message-ID once.
+  std::string body = "Escalated threads past their response deadline (" +
+                     std::to_string(overdue.size()) + "):\n\n";
+  for (const auto& t : overdue)
+    body += "  [#" + t.ticket + "]  " + t.category + "  waiting " +
+            std::to_string((now - t.updated_at) / 3600) + "h  " + t.customer_address + "  " +
+            t.subject + "\n";
+  body += "\nReview them with `supportd threads list --status escalated` or the agents' page.\n";
+  reply::outgoing_message digest;
+  digest.from = settings_.reply.from;
+  digest.to.push_back(reply::parse_mailbox(f.digest_to));
+  digest.subject = "supportd: " + std::to_string(overdue.size()) + " overdue threads";
+  digest.message_id = "digest." + std::to_string(day) + "@" + settings_.reply.message_id_domain;
+  digest.date = reply::format_date(now);
+  digest.extra_headers = {{"Auto-Submitted", "auto-generated"}};  // RFC 3834 §5
+  digest.body_text = body;
+  store::outbox_row row;
+  row.message_id = digest.message_id;
+  row.envelope_from = settings_.smtp.envelope_from;
+  row.recipients = {digest.to.front().address};
+  row.data = reply::compose(digest);
+  row.next_attempt_at = now;
+  db_.queue_reply(row);
+  digest_day_ = day;
+  log::info("stage=followup outcome=digest_queued overdue=" + std::to_string(overdue.size()));
 }
 
 void poller::deliver_outbox(cycle_report& report) {

@@ -250,8 +250,8 @@ constexpr const char* record_outbound =
 
 constexpr const char* set_assignee =
     "UPDATE threads SET assignee = ?2, updated_at = max(updated_at, ?3) WHERE id = ?1";
-constexpr const char* set_priority =
-    "UPDATE threads SET priority = ?2, updated_at = max(updated_at, ?3) WHERE id = ?1";
+// Priority is not activity: updated_at (the follow-up clock) stays as it is.
+constexpr const char* set_priority = "UPDATE threads SET priority = ?2 WHERE id = ?1";
 constexpr const char* thread_exists = "SELECT 1 FROM threads WHERE id = ?1";
 constexpr const char* insert_note =
     "INSERT INTO notes (thread_id, author, text, created_at) VALUES (?1, ?2, ?3, ?4)";
@@ -948,7 +948,6 @@ void store::set_thread_priority(std::int64_t id, int priority) {
     auto s = impl_->stmt(sql::set_priority);
     s.integer(1, id);
     s.integer(2, priority);
-    s.integer(3, now_seconds());
     require_changed(s->exec(), "set_thread_priority", "thread", id);
   });
 }

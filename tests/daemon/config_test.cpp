@@ -93,6 +93,19 @@ TEST_F(ConfigTest, SafetyLimits) {
   EXPECT_EQ(ok->smtp.retry_base.count(), 30);
 }
 
+TEST_F(ConfigTest, FollowUpDeadlinesPerCategory) {
+  auto s = load_settings(write(minimal + "[followup]\ndeadline_hours = 8\ndigest_to = "
+                                         "\"agents@okpay-wallet.example\"\n"
+                                         "[followup.deadlines]\naccount_compromised = 2\n"));
+  ASSERT_TRUE(s) << s.error().to_string();
+  EXPECT_EQ(s->followup.deadline_for("account_compromised").count(), 2);
+  EXPECT_EQ(s->followup.deadline_for("refund").count(), 8);
+  EXPECT_EQ(s->followup.digest_to, "agents@okpay-wallet.example");
+  auto bad = load_settings(write(minimal + "[followup.deadlines]\nrefund = 0\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("refund"), std::string::npos);
+}
+
 TEST_F(ConfigTest, ClearTextToRemoteHostIsRefused) {
   std::string text = minimal;
   text.replace(text.find("imap://127.0.0.1:1143"), 21, "imap://mail.example.com");

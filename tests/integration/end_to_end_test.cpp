@@ -283,6 +283,33 @@ TEST_F(EndToEnd, AgentsPageAndMetricsAreServed) {
   EXPECT_EQ(code, 0);
 }
 
+TEST_F(EndToEnd, OverdueEscalationsAreRaisedAndDigested) {
+  std::ofstream(config_, std::ios::app)
+      << "[followup]\ndeadline_hours = 1\ndigest_hour = 0\n"
+      << "digest_to = \"Agents <agents@okpay-wallet.example>\"\n";
+  append({"customer_zh_big5_frozen.eml"});  // account_frozen escalates
+  ASSERT_EQ(once().exit_code, 0);
+  ASSERT_EQ(servers_->received_messages().size(), 1u);
+  // Two hours pass without an agent's answer.
+  auto age = run({"/usr/bin/sqlite3", (servers_->dir() / "state/supportd.db").string(),
+                  "UPDATE threads SET updated_at = updated_at - 7200"},
+                 (servers_->dir() / "sqlite.log").string());
+  ASSERT_EQ(age.exit_code, 0) << age.out;
+  auto r = once();
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("outcome=overdue"), std::string::npos) << r.out;
+  auto received = servers_->received_messages();
+  ASSERT_EQ(received.size(), 2u) << r.out;
+  EXPECT_EQ(received[1].rcpt_tos, std::vector<std::string>{"agents@okpay-wallet.example"});
+  EXPECT_NE(received[1].data.find("overdue"), std::string::npos);
+  auto list = supportd({"threads", "list", "--json", "--config", config_.string()});
+  auto j = nlohmann::json::parse(list.out.substr(0, list.out.find('\n')));
+  EXPECT_EQ(j["priority"], 1);
+  // Still one digest a day, however often the poller runs.
+  ASSERT_EQ(once().exit_code, 0);
+  EXPECT_EQ(servers_->received_messages().size(), 2u);
+}
+
 TEST_F(EndToEnd, ImapsWorks) {
   if (servers_->imaps_port() == 0) GTEST_SKIP() << "no IMAPS listener (openssl missing)";
   write_config(servers_->imaps_url(), "insecure_skip_verify = true\n");

@@ -5,6 +5,8 @@
 #include <expected>
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "supportd/mime/message.hpp"
@@ -64,6 +66,16 @@ struct web_settings {
   std::chrono::hours session{12};
 };
 
+/// Escalated threads must get a person's answer within a deadline; late ones are raised in
+/// priority and listed in a daily digest mailed to the agents.
+struct followup_settings {
+  std::chrono::hours deadline{24};                       // default for every category
+  std::vector<std::pair<std::string, std::chrono::hours>> deadlines;  // per category
+  std::string digest_to;  // empty: no digest
+  int digest_hour = 9;    // UTC hour after which the day's digest is sent
+  [[nodiscard]] std::chrono::hours deadline_for(std::string_view category) const;
+};
+
 struct settings {
   std::filesystem::path source;  // the config file
   imap_settings imap;
@@ -73,6 +85,7 @@ struct settings {
   std::filesystem::path rules_path;
   std::filesystem::path templates_dir;
   web_settings web;
+  followup_settings followup;
   std::string log_level = "info";
 };
 

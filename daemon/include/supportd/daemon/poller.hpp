@@ -44,6 +44,8 @@ class poller {
   void deliver_outbox(cycle_report& report);
   void flag_finished(std::int64_t uidvalidity, cycle_report& report);
   void process_pending(std::int64_t uidvalidity, cycle_report& report);
+  /// Raises the priority of escalated threads past their deadline; queues the daily digest.
+  void follow_up(std::int64_t now);
 
   const settings& settings_;
   store::store& db_;
@@ -55,6 +57,7 @@ class poller {
   bool imap_down_ = false;  // one log line per outage, not one per poll
   bool smtp_down_ = false;
   bool rate_limited_ = false;
+  std::int64_t digest_day_ = 0;  // the UTC day whose digest was queued
   std::shared_ptr<web::metrics> metrics_;  // for /metrics; may be null
 };
 
