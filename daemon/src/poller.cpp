@@ -244,19 +244,31 @@ void poller::deliver_outbox(cycle_report& report) {
 void poller::flag_finished(std::int64_t validity, cycle_report& report) {
   const std::string& mailbox = imap_.mailbox();
   while (!stop_) {
-    auto rows = db_.unflagged(mailbox, validity, 200);
+    auto rows = db_.unflagged(mailbox, validity, 500);
     if (rows.empty()) return;
-    for (const auto& row : rows) {
-      // \Answered only when we replied; everything else is at least \Seen (RFC 3501 §2.3.2).
-      std::string_view flags = row.decision == "auto_reply" ? "\\Answered \\Seen" : "\\Seen";
-      auto ok = imap_.add_flags(row.key->uid, validity, flags);
+    // \Answered only when we replied; everything else is at least \Seen (RFC 3501 §2.3.2).
+    // One UID STORE per flag set for the whole batch, then one transaction for the ledger.
+    static constexpr std::pair<bool, std::string_view> flag_sets[] = {
+        {true, "\\Answered \\Seen"}, {false, "\\Seen"}};
+    for (const auto& [answered, flags] : flag_sets) {
+      std::vector<store::inbound_key> keys;
+      std::vector<std::int64_t> uids;
+      for (const auto& row : rows)
+        if ((row.decision == "auto_reply") == answered) {
+          keys.push_back(*row.key);
+          uids.push_back(row.key->uid);
+        }
+      if (uids.empty()) continue;
+      auto ok = imap_.add_flags(uids, validity, flags);
       if (!ok) {
-        log::warning("stage=flag uid=" + std::to_string(row.key->uid) + " reason=\"" +
+        log::warning("stage=flag uids=" + std::to_string(uids.size()) + " reason=\"" +
                      describe("UID STORE", ok.error()) + "\"");
         return;
       }
-      db_.mark_flagged(*row.key);
-      ++report.flagged;
+      store::store::transaction tx(db_);
+      for (const auto& key : keys) db_.mark_flagged(key);
+      tx.commit();
+      report.flagged += keys.size();
     }
   }
 }

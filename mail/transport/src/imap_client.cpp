@@ -199,17 +199,34 @@ imap_client::internal_dates(std::int64_t first, std::int64_t last, std::int64_t 
 
 std::expected<void, error> imap_client::add_flags(std::int64_t uid, std::int64_t uidvalidity,
                                                   std::string_view flags) {
+  return add_flags(std::vector<std::int64_t>{uid}, uidvalidity, flags);
+}
+
+std::expected<void, error> imap_client::add_flags(const std::vector<std::int64_t>& uids,
+                                                  std::int64_t uidvalidity, std::string_view flags) {
   if (auto bad = impl_->unusable()) return std::unexpected(*bad);
   // Flags are atoms (RFC 3501 section 9, flag-list): refuse anything that could end the list
   // or inject a second command.
   const bool bad_flags = flags.empty() || flags.find_first_of(std::string_view("(){}\"%*]\r\n\0", 12)) !=
                                               std::string_view::npos;
-  if (uid <= 0 || bad_flags) {
+  std::vector<std::int64_t> sorted(uids);
+  std::sort(sorted.begin(), sorted.end());
+  if (sorted.empty() || sorted.front() <= 0 || bad_flags) {
     return std::unexpected(error{.kind = error_kind::config, .code = 0,
                                  .message = "IMAP STORE: invalid UID or flag list"});
   }
-  const std::string command = "UID STORE " + std::to_string(uid) + " +FLAGS.SILENT (" + std::string(flags) + ")";
-  return impl_->run("IMAP UID STORE " + std::to_string(uid), impl_->mailbox_url(uidvalidity), command,
+  // "3,5:9,12": runs of consecutive UIDs collapse to ranges, so the command stays short.
+  std::string set;
+  for (std::size_t i = 0; i < sorted.size();) {
+    std::size_t j = i;
+    while (j + 1 < sorted.size() && sorted[j + 1] <= sorted[j] + 1) ++j;
+    if (!set.empty()) set += ',';
+    set += std::to_string(sorted[i]);
+    if (sorted[j] != sorted[i]) set += ':' + std::to_string(sorted[j]);
+    i = j + 1;
+  }
+  const std::string command = "UID STORE " + set + " +FLAGS.SILENT (" + std::string(flags) + ")";
+  return impl_->run("IMAP UID STORE " + set, impl_->mailbox_url(uidvalidity), command,
                     error_kind::permanent);
 }
 

@@ -74,6 +74,9 @@ class imap_client {
   std::expected<std::vector<std::pair<std::int64_t, std::int64_t>>, error> internal_dates(
       std::int64_t first, std::int64_t last, std::int64_t uidvalidity);
   /// UID STORE uid +FLAGS (flags), e.g. "\\Answered \\Seen".
+  /// The same for many messages in one round trip (a UID set, RFC 3501 §9 sequence-set).
+  std::expected<void, error> add_flags(const std::vector<std::int64_t>& uids,
+                                       std::int64_t uidvalidity, std::string_view flags);
   std::expected<void, error> add_flags(std::int64_t uid, std::int64_t uidvalidity,
                                        std::string_view flags);
   /// A cheap round trip (NOOP) proving the session is alive.
