@@ -146,6 +146,16 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
   outcome out;
 
   store::message_row in;
+  // Every decision without a reply ends the same way: record the inbound row, commit, report.
+  auto finish = [&](std::string decision, std::string reason, std::int64_t thread_id,
+                    std::string ticket) {
+    in.thread_id = thread_id;
+    in.decision = std::move(decision);
+    in.reason = std::move(reason);
+    outcome o{in.decision, in.reason, thread_id, std::move(ticket), db_.record_inbound(in)};
+    tx.commit();
+    return o;
+  };
   in.key = key;
   in.direction = "in";
   in.state = store::inbound_state::decided;
@@ -164,13 +174,8 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
     t.status = store::thread_status::escalated;
     t.created_at = t.updated_at = now;
     t = db_.create_thread(t);
-    in.thread_id = t.id;
-    in.decision = "escalate";
-    in.reason = "unparseable: " + ev.parsed.error().detail;
     in.body = std::string(raw.substr(0, 64 * 1024));
-    out = {in.decision, in.reason, t.id, t.ticket, db_.record_inbound(in)};
-    tx.commit();
-    return out;
+    return finish("escalate", "unparseable: " + ev.parsed.error().detail, t.id, t.ticket);
   }
 
   const mime::parsed_message& msg = *ev.parsed;
@@ -189,12 +194,7 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
   // The same message delivered twice (copies, resends with the same Message-ID) is answered once.
   if (!msg.message_id.empty() && db_.inbound_message_id_decided(msg.message_id)) {
     auto t = db_.thread_by_message_id(msg.message_id);
-    in.thread_id = t ? t->id : 0;
-    in.decision = "duplicate";
-    in.reason = "Message-ID already handled";
-    out = {in.decision, in.reason, in.thread_id, t ? t->ticket : "", db_.record_inbound(in)};
-    tx.commit();
-    return out;
+    return finish("duplicate", "Message-ID already handled", t ? t->id : 0, t ? t->ticket : "");
   }
 
   // Thread matching: our Message-IDs in In-Reply-To/References, else a [#ticket] tag from a
@@ -212,21 +212,16 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
   }
 
   if (thread) {
-    in.thread_id = thread->id;
-    if (!ev.guard.may_reply) {
-      in.decision = "suppress";
-      in.reason = ev.guard.rule + ": " + ev.guard.reason;
-    } else {
-      // The taxonomy's thread rule: a customer writing again gets a person, not a second robot.
-      in.decision = "escalate";
-      in.reason = thread->status == store::thread_status::resolved
+    if (!ev.guard.may_reply)
+      return finish("suppress", ev.guard.rule + ": " + ev.guard.reason, thread->id,
+                    thread->ticket);
+    // The taxonomy's thread rule: a customer writing again gets a person, not a second robot.
+    db_.set_thread_status(thread->id, store::thread_status::escalated);
+    return finish("escalate",
+                  thread->status == store::thread_status::resolved
                       ? "customer wrote again to a resolved thread: reopened"
-                      : "customer wrote again in an answered thread";
-      db_.set_thread_status(thread->id, store::thread_status::escalated);
-    }
-    out = {in.decision, in.reason, thread->id, thread->ticket, db_.record_inbound(in)};
-    tx.commit();
-    return out;
+                      : "customer wrote again in an answered thread",
+                  thread->id, thread->ticket);
   }
 
   store::thread_row t;
@@ -239,24 +234,14 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
   if (!ev.guard.may_reply) {
     t.status = store::thread_status::suppressed;
     t = db_.create_thread(t);
-    in.thread_id = t.id;
-    in.decision = "suppress";
-    in.reason = ev.guard.rule + ": " + ev.guard.reason;
-    out = {in.decision, in.reason, t.id, t.ticket, db_.record_inbound(in)};
-    tx.commit();
-    return out;
+    return finish("suppress", ev.guard.rule + ": " + ev.guard.reason, t.id, t.ticket);
   }
 
   // Loop and flood limits: the thread is logged either way, only the reply is withheld.
   if (auto held = hold_reason(t.customer_address, ev.cls.category, now, arrived)) {
     t.status = held->escalate ? store::thread_status::escalated : store::thread_status::suppressed;
     t = db_.create_thread(t);
-    in.thread_id = t.id;
-    in.decision = held->decision;
-    in.reason = held->reason;
-    out = {in.decision, in.reason, t.id, t.ticket, db_.record_inbound(in)};
-    tx.commit();
-    return out;
+    return finish(held->decision, held->reason, t.id, t.ticket);
   }
 
   t.status = ev.cls.escalate ? store::thread_status::escalated : store::thread_status::auto_replied;
@@ -274,11 +259,9 @@ outcome pipeline::process(const store::inbound_key& key, std::string_view raw, c
   auto rendered = rt.templates->render(ev.cls.category, ev.cls.language, vars);
   if (!rendered) {
     db_.set_thread_status(t.id, store::thread_status::escalated);
-    in.decision = "escalate";
-    in.reason = "template error: " + rendered.error().file + ": " + rendered.error().message;
-    out = {in.decision, in.reason, t.id, t.ticket, db_.record_inbound(in)};
-    tx.commit();
-    return out;
+    return finish("escalate",
+                  "template error: " + rendered.error().file + ": " + rendered.error().message,
+                  t.id, t.ticket);
   }
 
   in.decision = "auto_reply";
