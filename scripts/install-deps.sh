@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev libgtest-dev libgmock-dev
   dovecot-imapd python3-aiosmtpd sqlite3
   chromium fonts-noto-cjk nodejs  # tests/web: the agents' page in headless Chromium
+  clang-16 libclang-rt-16-dev  # scripts/fuzz.sh: libFuzzer (clang 14 cannot compile <expected>)
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -31,3 +32,6 @@ if [[ ! -d "$web_tests/node_modules/playwright-core" ]]; then
     [[ $(id -u) -eq 0 ]] || as_root=(sudo)
     DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends npm
   fi
+  echo "install-deps: npm ci in $web_tests"
+  (cd "$web_tests" && npm ci --no-audit --no-fund --ignore-scripts)
+fi
