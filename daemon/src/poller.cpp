@@ -109,6 +109,19 @@ void poller::process_pending(std::int64_t validity, cycle_report& report) {
     for (const auto& key : pending) {
       if (stop_) return;
       auto raw = imap_.fetch(key.uid, validity);
+      if (!raw && raw.error().kind == transport::error_kind::permanent) {
+        // This message cannot be fetched (e.g. over the size limit): it must not block the
+        // mailbox. After max_attempts it is quarantined for an agent; it stays in IMAP.
+        std::string why = describe("UID FETCH", raw.error());
+        int attempts = db_.note_attempt_failed(key, why);
+        log::error("stage=fetch uid=" + std::to_string(key.uid) + " attempt=" +
+                   std::to_string(attempts) + " outcome=fetch_failed reason=\"" + why + "\"");
+        if (attempts >= max_attempts) {
+          pipeline_.quarantine(key, "cannot fetch: " + why, now_seconds());
+          ++report.quarantined;
+        }
+        continue;
+      }
       if (!raw) {
         log::warning("stage=fetch uid=" + std::to_string(key.uid) + " outcome=fetch_failed reason=\"" +
                      describe("UID FETCH", raw.error()) + "\"");
