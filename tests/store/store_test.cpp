@@ -653,7 +653,9 @@ TEST_F(store_test, sql_metacharacters_and_unicode_round_trip) {
 TEST_F(store_test, binary_message_data_round_trips) {
   store s(path_);
   auto o = reply("bin@support.example");
-  o.data = std::string("8bit \xC3\xA9 and latin1 \xE9 and \x00 nul", 32);
+  // sizeof - 1: the whole literal, embedded NUL included, without its terminator.
+  static constexpr char bytes[] = "8bit \xC3\xA9 and latin1 \xE9 and \x00 nul";
+  o.data = std::string(bytes, sizeof bytes - 1);
   s.queue_reply(o);
   const auto due = s.due_outbox(0, 1);
   ASSERT_EQ(due.size(), 1u);
