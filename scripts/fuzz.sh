@@ -7,6 +7,8 @@
 #        SUPPORTD_FUZZ_REAL_SAMPLE (files sampled from ../shared/corpus/real, default 500),
 #        SUPPORTD_FUZZ_SKIP_BUILD=1 (reuse the binary already in the build folder)
 # Exit:  non-zero when an input crashes, leaks, times out or exhausts memory; its path is printed.
+# A crash found: minimise it (-minimize_crash=1), save it as tests/data/fuzz/<what-it-is>.eml,
+# reproduce it through the component's public API in tests/<comp>/fuzz_regressions_test.cpp, fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}

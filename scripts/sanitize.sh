@@ -2,12 +2,12 @@
 # Builds the test suite with AddressSanitizer + UndefinedBehaviorSanitizer (g++) and runs it.
 # Any sanitizer report fails the run, including reports from child processes (the supportd binary
 # started by the CLI and integration tests), which are collected from log files.
-# Usage: scripts/sanitize.sh [ctest label regex]   (default: unit|corpus|integration)
+# Usage: scripts/sanitize.sh [ctest label regex]   (default: every test)
 # Env:   SUPPORTD_ASAN_BUILD_DIR (default build-asan), JOBS (default nproc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${SUPPORTD_ASAN_BUILD_DIR:-build-asan}
-labels=${1:-unit|corpus|integration}
+labels=${1:-}
 jobs=${JOBS:-$(nproc)}
 start=$SECONDS
 
@@ -27,7 +27,7 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/report"
 
 test_start=$SECONDS
 status=0
-ctest --test-dir "$build" -L "$labels" --output-on-failure -j"$jobs" --timeout 600 || status=$?
+ctest --test-dir "$build" ${labels:+-L "$labels"} --output-on-failure -j"$jobs" --timeout 600 || status=$?
 echo "sanitize: tests took $((SECONDS - test_start)) s, total $((SECONDS - start)) s"
 
 shopt -s nullglob
