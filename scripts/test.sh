@@ -10,5 +10,5 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 600
 [[ ${1:-} == --quick ]] && exit 0
-scripts/sanitize.sh 'unit|corpus'
+scripts/sanitize.sh
 scripts/fuzz.sh 60
