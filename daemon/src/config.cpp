@@ -157,6 +157,35 @@ std::string lower(std::string s) {
   return s;
 }
 
+/// [templates] link_domains: plain domain names; each also allows its subdomains.
+std::expected<std::vector<std::string>, config_error> link_domains(const toml::node& n,
+                                                                   const reader& r) {
+  const toml::array* arr = n.as_array();
+  if (!arr) return std::unexpected(r.error_at(&n, "'link_domains' must be a list of domain names"));
+  std::vector<std::string> out;
+  for (auto&& d : *arr) {
+    auto v = d.value<std::string>();
+    if (!v) return std::unexpected(r.error_at(&d, "'link_domains' must be a list of domain names"));
+    std::string domain = lower(*v);
+    if (domain.starts_with("*."))
+      return std::unexpected(r.error_at(&d, "write \"" + domain.substr(2) + "\" instead of \"" +
+                                                domain + "\": subdomains are always allowed"));
+    const bool plain = !domain.empty() && domain.front() != '.' && domain.back() != '.' &&
+                       domain.find("..") == std::string::npos &&
+                       std::all_of(domain.begin(), domain.end(), [](char c) {
+                         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                                c == '.' || c == '_';
+                       });
+    if (!plain)
+      return std::unexpected(r.error_at(&d, "\"" + *v +
+                                                "\" in 'link_domains' is not a domain name "
+                                                "(e.g. \"example.com\", no scheme or path; IDN "
+                                                "names as xn--)"));
+    out.push_back(std::move(domain));
+  }
+  return out;
+}
+
 std::expected<settings, config_error> read(const toml::table& root, const reader& r) {
   // Every section and key an operator may write; anything else is a typo worth an error.
   static const std::map<std::string_view, std::vector<std::string_view>> known = {
@@ -173,7 +202,7 @@ std::expected<settings, config_error> read(const toml::table& root, const reader
         "repeat_window_hours", "max_per_recipient_per_day", "max_per_minute", "max_age_hours"}},
       {"store", {"path"}},
       {"classifier", {"rules"}},
-      {"templates", {"dir"}},
+      {"templates", {"dir", "link_domains"}},
       {"web", {"enabled", "address", "port", "token_file", "session_hours"}},
       {"followup", {"deadline_hours", "deadlines", "digest_to", "digest_hour"}},
       {"log", {"level"}}};
@@ -285,6 +314,11 @@ std::expected<settings, config_error> read(const toml::table& root, const reader
   auto templates = path_of("templates", "dir", "/etc/supportd/templates");
   if (!templates) return std::unexpected(templates.error());
   s.templates_dir = *templates;
+  if (const toml::table* t = root["templates"].as_table(); t && t->get("link_domains")) {
+    auto domains = link_domains(*t->get("link_domains"), r);
+    if (!domains) return std::unexpected(domains.error());
+    s.link_domains = std::move(*domains);
+  }
   if (const toml::table* web = root["web"].as_table()) {
     auto web_enabled = r.boolean(*web, "enabled", false);
     if (!web_enabled) return std::unexpected(web_enabled.error());

@@ -1,15 +1,16 @@
 // supportd: the command line. Each subcommand is a thin shell over the components.
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
-#include <unistd.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "supportd/daemon/checks.hpp"
 #include "supportd/daemon/config.hpp"
 #include "supportd/daemon/log.hpp"
 #include "supportd/daemon/pipeline.hpp"
@@ -136,11 +137,12 @@ int cmd_replay(const std::string& config, const std::string& rules_path,
                const std::string& templates_dir, const std::string& source, bool as_json) {
   auto s = offline_settings(config, rules_path, templates_dir);
   if (!s) return s.error();
-  auto rt = daemon::load_runtime(*s);
+  auto rt = daemon::load_checked_runtime(*s);
   if (!rt) {
     for (const auto& e : rt.error()) std::cerr << "supportd: " << e << "\n";
     return 2;
   }
+  for (const auto& w : rt->warnings) std::cerr << "supportd: warning: " << w << "\n";
   auto scratch = std::filesystem::temp_directory_path() /
                  ("supportd-replay-" + std::to_string(::getpid()) + ".db");
   struct cleanup {
@@ -153,58 +155,60 @@ int cmd_replay(const std::string& config, const std::string& rules_path,
   store::store db(scratch);
   daemon::pipeline pipeline(*s, db);
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-  std::map<std::string, int> by_decision, by_category;
+  std::vector<daemon::replay_row> rows;
   std::int64_t uid = 0;
   auto err = daemon::read_replay_source(source, [&](daemon::replay_message&& m) {
     store::inbound_key key{"replay", 1, ++uid};
     db.note_seen(key);
-    daemon::outcome o = pipeline.process(key, m.raw, **rt, now);
-    auto row = db.inbound(key);
-    std::string category = row ? row->category : "";
-    std::string tmpl;
-    if (auto pos = o.reason.find("template "); pos != std::string::npos)
-      tmpl = o.reason.substr(pos + 9, o.reason.find(';', pos) - pos - 9);
-    ++by_decision[o.decision];
-    ++by_category[category];
+    daemon::outcome o = pipeline.process(key, m.raw, *rt->rt, now);
+    daemon::replay_row row = daemon::make_replay_row(std::move(m.name), o, db.inbound(key));
     if (as_json) {
-      json j = {{"message", m.name},         {"decision", o.decision},
-                {"reason", o.reason},        {"category", category},
-                {"confidence", row ? row->confidence : 0.0},
-                {"language", row ? row->language : ""}, {"template", tmpl},
-                {"ticket", o.ticket}};
+      // One object per message as it is decided (scripts read these; the table waits for all).
+      json j = {
+          {"message", row.message},
+          {"from", row.from},
+          {"subject", row.subject},
+          {"decision", row.decision},
+          {"reason", row.reason},
+          {"category", row.category},
+          {"confidence", row.confidence},
+          {"language", row.language},
+          {"template", row.template_name.empty() ? std::string()
+                                                 : row.template_name + "@" + row.template_version},
+          {"ticket", row.ticket}};
       std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
     } else {
-      char conf[16];
-      std::snprintf(conf, sizeof conf, "%.2f", row ? row->confidence : 0.0);
-      std::cout << m.name << "\t" << o.decision << "\t" << category << "\t" << conf << "\t"
-                << (row ? row->language : "") << "\t"
-                << (o.decision == "auto_reply" ? tmpl : o.reason) << "\n";
+      rows.push_back(std::move(row));
     }
   });
   if (!err.empty()) {
     std::cerr << "supportd: " << err << "\n";
     return 1;
   }
-  if (!as_json) {
-    std::cout << "\nSummary: " << uid << " messages\n  decision\n";
-    for (const auto& [d, n] : by_decision) std::cout << "    " << d << "\t" << n << "\n";
-    std::cout << "  category\n";
-    for (const auto& [c, n] : by_category) std::cout << "    " << c << "\t" << n << "\n";
-  }
+  if (!as_json) std::cout << daemon::replay_table(rows) << "\n" << daemon::replay_summary(rows);
   return 0;
 }
 
 int cmd_check_config(const std::string& config) {
   auto s = settings_or_exit(config);
   if (!s) return s.error();
-  auto rt = daemon::load_runtime(*s);
+  auto rt = daemon::load_checked_runtime(*s);
   if (!rt) {
     for (const auto& e : rt.error()) std::cerr << "supportd: " << e << "\n";
     return 2;
   }
+  for (const auto& w : rt->warnings) std::cerr << "supportd: warning: " << w << "\n";
+  std::string domains;
+  for (const auto& d : s->link_domains.value_or(std::vector<std::string>{}))
+    domains += (domains.empty() ? "" : ", ") + d;
   std::cout << "config ok: " << config << "\n  rules: " << s->rules_path.string() << " ("
-            << (*rt)->rules->categories().size() << " categories)\n  templates: "
-            << s->templates_dir.string() << "\n  store: " << s->store_path.string() << "\n";
+            << rt->rt->rules->categories().size()
+            << " categories)\n  templates: " << s->templates_dir.string() << " ("
+            << rt->rt->templates->links().size() << " links, linking to "
+            << (!s->link_domains  ? "the [reply] domains: link_domains is not set"
+                : domains.empty() ? "nothing: link_domains is empty"
+                                  : domains + " and their subdomains")
+            << ")\n  store: " << s->store_path.string() << "\n";
   return 0;
 }
 
@@ -334,13 +338,15 @@ int cmd_run(const std::string& config, bool once) {
   auto s = settings_or_exit(config);
   if (!s) return s.error();
   daemon::log::set_level(s->log_level);
-  auto rt = daemon::load_runtime(*s);
+  auto rt = daemon::load_checked_runtime(*s);
   if (!rt) {
     for (const auto& e : rt.error()) std::cerr << "supportd: " << e << "\n";
     return 2;
   }
+  for (const auto& w : rt->warnings)
+    daemon::log::warning("stage=start outcome=warning reason=\"" + w + "\"");
   transport::global_init();
-  return daemon::run_service(*s, *rt, once);
+  return daemon::run_service(*s, rt->rt, once);
 }
 
 }  // namespace
@@ -378,7 +384,7 @@ int main(int argc, char** argv) {
   replay->add_option("--rules", rules_path, "Rules file when no --config")->capture_default_str();
   replay->add_option("--templates", templates_dir, "Templates folder when no --config")
       ->capture_default_str();
-  replay->add_flag("--json", as_json, "One JSON object per message");
+  replay->add_flag("--json", as_json, "One JSON object per message instead of the tables");
   replay->add_option("path", source, "Maildir, mbox file, folder or .eml file")->required();
 
   auto* why = app.add_subcommand("why", "Explain the stored decision on a message");

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <mutex>
 
+#include "supportd/daemon/checks.hpp"
 #include "supportd/daemon/log.hpp"
 #include "supportd/daemon/poller.hpp"
 #include "supportd/idle/idle_watcher.hpp"
@@ -97,10 +98,12 @@ class service {
 
   void reload() {
     sd_notify(0, "RELOADING=1");
-    auto fresh = load_runtime(settings_);
+    auto fresh = load_checked_runtime(settings_);
     if (fresh) {
+      for (const auto& w : fresh->warnings)
+        log::warning("stage=reload outcome=warning reason=\"" + w + "\"");
       std::lock_guard lock(runtime_mutex_);
-      runtime_ = *fresh;
+      runtime_ = fresh->rt;
       log::info("stage=reload outcome=ok");
     } else {
       for (const auto& e : fresh.error())

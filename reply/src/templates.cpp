@@ -204,6 +204,20 @@ void check_tags(std::string_view source, const std::string& file,
                                           {"support_address", one_line(vars.support_address)}});
 }
 
+// The source with {{! comments }} blanked out (line breaks kept): they are never sent, so a
+// link in one reaches no customer.
+[[nodiscard]] std::string without_comments(std::string_view source) {
+  std::string out(source);
+  for (std::size_t pos = out.find("{{!"); pos != std::string::npos; pos = out.find("{{!", pos)) {
+    const std::size_t end = out.find("}}", pos + 3);
+    const std::size_t stop = end == std::string::npos ? out.size() : end + 2;
+    for (std::size_t i = pos; i < stop; ++i)
+      if (out[i] != '\n') out[i] = ' ';
+    pos = stop;
+  }
+  return out;
+}
+
 [[nodiscard]] std::expected<std::string, std::string> read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   if (!in) return std::unexpected("cannot open file");
@@ -280,6 +294,14 @@ std::expected<std::shared_ptr<const template_set>, std::vector<template_error>> 
   }
   if (!errors.empty()) return std::unexpected(std::move(errors));
   return std::make_shared<const template_set>(std::move(entries));
+}
+
+std::vector<template_link> template_set::links() const {
+  std::vector<template_link> out;
+  for (const auto& [key, e] : entries_)
+    for (auto& found : find_links(without_comments(e->source)))
+      out.push_back({e->file, std::move(found)});
+  return out;
 }
 
 std::expected<rendered_reply, template_error> template_set::render(std::string_view category,

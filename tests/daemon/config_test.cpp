@@ -134,6 +134,33 @@ TEST_F(ConfigTest, ShippedExampleParses) {
   ::unsetenv("CREDENTIALS_DIRECTORY");
   ASSERT_TRUE(s) << s.error().to_string();
   EXPECT_EQ(s->imap.endpoint.password, "x");
+  EXPECT_EQ(s->link_domains, std::vector<std::string>{"okpay-wallet.example"});
+}
+
+TEST_F(ConfigTest, LinkDomains) {
+  auto unset = load_settings(write(minimal));
+  ASSERT_TRUE(unset) << unset.error().to_string();
+  EXPECT_FALSE(unset->link_domains.has_value());
+
+  auto set = load_settings(write(
+      minimal + "[templates]\nlink_domains = [\"OKPay-Wallet.example\", \"help.example.org\"]\n"));
+  ASSERT_TRUE(set) << set.error().to_string();
+  EXPECT_EQ(set->link_domains,
+            (std::vector<std::string>{"okpay-wallet.example", "help.example.org"}));
+
+  auto empty = load_settings(write(minimal + "[templates]\nlink_domains = []\n"));
+  ASSERT_TRUE(empty) << empty.error().to_string();
+  EXPECT_EQ(empty->link_domains, std::vector<std::string>{});
+
+  for (const char* bad : {"\"*.okpay-wallet.example\"", "\"https://okpay-wallet.example/\"", "\"\"",
+                          "\".example\"", "\"a..b\"", "3"}) {
+    auto s = load_settings(write(minimal + "[templates]\nlink_domains = [" + bad + "]\n"));
+    ASSERT_FALSE(s) << bad;
+    EXPECT_EQ(s.error().line, 11) << bad;
+  }
+  auto not_list = load_settings(write(minimal + "[templates]\nlink_domains = \"example.com\"\n"));
+  ASSERT_FALSE(not_list);
+  EXPECT_NE(not_list.error().message.find("list"), std::string::npos);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <expected>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -84,6 +85,9 @@ struct settings {
   std::filesystem::path store_path;
   std::filesystem::path rules_path;
   std::filesystem::path templates_dir;
+  /// [templates] link_domains: the hosts templates may link to, with their subdomains (lower
+  /// case). Unset: links outside the domains of [reply] are warnings instead of errors.
+  std::optional<std::vector<std::string>> link_domains;
   web_settings web;
   followup_settings followup;
   std::string log_level = "info";

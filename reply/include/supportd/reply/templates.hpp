@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "supportd/reply/links.hpp"
+
 namespace supportd::reply {
 
 /// Values a template may use: {{customer_name}}, {{subject}}, {{ticket}}, {{category}},
@@ -27,6 +29,12 @@ struct reply_vars {
 struct template_error {
   std::string file;
   std::string message;
+};
+
+/// A link written in a template file (what check-config compares with the allowed domains).
+struct template_link {
+  std::string file;
+  link found;  // found.line is the line in `file`
 };
 
 /// A rendered reply body (the subject is the caller's "Re: <original>").
@@ -54,6 +62,9 @@ class template_set {
   [[nodiscard]] std::expected<rendered_reply, template_error> render(std::string_view category,
                                                                      std::string_view language,
                                                                      const reply_vars& vars) const;
+
+  /// Every link written in the templates (see find_links), file by file.
+  [[nodiscard]] std::vector<template_link> links() const;
 
   struct entry;
   explicit template_set(std::map<std::string, std::shared_ptr<const entry>> entries);
