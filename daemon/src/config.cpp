@@ -196,7 +196,7 @@ std::expected<settings, config_error> read(const toml::table& root, const reader
       {"smtp",
        {"url", "user", "password_file", "password_env", "allow_plaintext", "starttls", "ca_file",
         "insecure_skip_verify", "timeout_seconds", "envelope_from", "retry_base_seconds",
-        "retry_max_seconds", "max_attempts"}},
+        "retry_max_seconds", "max_attempts", "connections"}},
       {"reply",
        {"from", "addresses", "message_id_domain", "require_addressed", "enabled",
         "repeat_window_hours", "max_per_recipient_per_day", "max_per_minute", "max_age_hours"}},
@@ -252,6 +252,9 @@ std::expected<settings, config_error> read(const toml::table& root, const reader
   auto max_attempts = r.integer(smtp_t, "max_attempts", 30, 1, 1000);
   if (!max_attempts) return std::unexpected(max_attempts.error());
   s.smtp.max_attempts = static_cast<int>(*max_attempts);
+  auto connections = r.integer(smtp_t, "connections", 2, 1, 8);
+  if (!connections) return std::unexpected(connections.error());
+  s.smtp.connections = static_cast<int>(*connections);
 
   const toml::table* reply_t = root["reply"].as_table();
   if (!reply_t) return std::unexpected(config_error{r.file.string(), 0, "missing [reply] section"});

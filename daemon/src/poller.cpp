@@ -4,6 +4,7 @@
 #include <chrono>
 #include <ctime>
 #include <map>
+#include <future>
 #include <random>
 
 #include "supportd/daemon/log.hpp"
@@ -38,11 +39,16 @@ poller::poller(const settings& s, store::store& db, runtime_source current_runti
       runtime_(std::move(current_runtime)),
       stop_(stop),
       imap_(s.imap.endpoint, &stop),
-      smtp_(s.smtp.endpoint, &stop),
       pipeline_(s, db),
-      metrics_(std::move(metrics)) {}
+      metrics_(std::move(metrics)) {
+  for (int k = 0; k < std::max(s.smtp.connections, 1); ++k)
+    senders_.push_back(std::make_unique<sender>(s, stop));
+}
 
-poller::~poller() = default;
+poller::~poller() {
+  cycle_report ignored;
+  finish_delivery(ignored);  // no sending thread outlives the poller
+}
 
 cycle_report poller::run_cycle() {
   cycle_report report;
@@ -94,6 +100,7 @@ cycle_report poller::run_cycle() {
   } catch (const std::exception& e) {
     log::error(std::string("stage=cycle outcome=error reason=\"") + e.what() + "\"");
   }
+  finish_delivery(report);  // no sending outlives its cycle
   return report;
 }
 
@@ -150,8 +157,10 @@ void poller::process_pending(std::int64_t validity, cycle_report& report) {
         }
       }
     }
-    // Replies go out batch by batch, so a long backlog answers its first customers early.
-    deliver_outbox(report);
+    // Replies go out batch by batch, so a long backlog answers its first customers early, and
+    // in the background: the SMTP connections work while the next batch is fetched and decided.
+    finish_delivery(report);
+    start_delivery();
     flag_finished(validity, report);
   }
 }
@@ -199,59 +208,107 @@ void poller::follow_up(std::int64_t now) {
   log::info("stage=followup outcome=digest_queued overdue=" + std::to_string(overdue.size()));
 }
 
-void poller::deliver_outbox(cycle_report& report) {
-  while (!stop_) {
-    // The global rate limit: what is over it waits in the outbox for a later cycle.
-    const std::int64_t budget =
-        settings_.reply.max_per_minute - db_.sent_since(now_seconds() - 60);
-    if (budget <= 0) {
-      if (!rate_limited_)
-        log::warning("stage=send outcome=rate_limited reason=\"max_per_minute " +
-                     std::to_string(settings_.reply.max_per_minute) +
-                     " reached; replies wait in the outbox\"");
-      rate_limited_ = true;
-      return;
+/// One SMTP connection and the store connection its thread records sends on.
+struct poller::sender {
+  sender(const settings& s, const std::atomic<bool>& stop) : smtp(s.smtp.endpoint, &stop) {}
+  transport::smtp_client smtp;
+  std::unique_ptr<store::store> db;  // opened on the sending thread's first use
+};
+
+void poller::start_delivery() {
+  if (!delivering_.empty()) return;
+  // The global rate limit, shared by every connection: what is over it waits in the outbox.
+  const std::int64_t budget = settings_.reply.max_per_minute - db_.sent_since(now_seconds() - 60);
+  if (budget <= 0) {
+    budget_ = 0;
+    note_rate_limited();
+    return;
+  }
+  budget_ = budget;
+  const std::size_t shards = senders_.size();
+  for (std::size_t k = 0; k < shards; ++k)
+    delivering_.push_back(std::async(std::launch::async,
+                                     [this, k, shards] { return deliver(*senders_[k], k, shards); }));
+}
+
+void poller::finish_delivery(cycle_report& report) {
+  if (delivering_.empty()) return;
+  for (auto& f : delivering_) {
+    try {
+      const send_totals t = f.get();
+      report.replies_sent += t.sent;
+      report.send_failures += t.failures;
+    } catch (const std::exception& e) {
+      log::error(std::string("stage=send outcome=error reason=\"") + e.what() + "\"");
     }
-    rate_limited_ = false;
-    auto due = db_.due_outbox(now_seconds(), static_cast<std::size_t>(std::min<std::int64_t>(budget, 100)));
-    if (due.empty()) return;
+  }
+  delivering_.clear();
+  if (budget_ > 0) rate_limited_ = false;  // the round ended with budget to spare
+}
+
+void poller::note_rate_limited() {
+  if (!rate_limited_.exchange(true))
+    log::warning("stage=send outcome=rate_limited reason=\"max_per_minute " +
+                 std::to_string(settings_.reply.max_per_minute) +
+                 " reached; replies wait in the outbox\"");
+}
+
+void poller::deliver_outbox(cycle_report& report) {
+  finish_delivery(report);
+  start_delivery();
+  finish_delivery(report);
+}
+
+poller::send_totals poller::deliver(sender& s, std::size_t shard, std::size_t shards) {
+  send_totals totals;
+  if (!s.db) s.db = std::make_unique<store::store>(settings_.store_path);
+  store::store& db = *s.db;
+  while (!stop_) {
+    auto due = db.due_outbox(now_seconds(), 100, shard, shards);
+    if (due.empty()) return totals;
     for (const auto& item : due) {
-      if (stop_) return;
+      if (stop_) return totals;
+      if (budget_.fetch_sub(1) <= 0) {
+        note_rate_limited();
+        return totals;
+      }
       const auto started = std::chrono::steady_clock::now();
-      auto sent = smtp_.send(item.envelope_from, item.recipients, item.data);
+      auto sent = s.smtp.send(item.envelope_from, item.recipients, item.data);
       if (sent) {
+        // The SMTP server took the reply: record it at once. A crash before this commit is the
+        // one window where a reply can go out twice (RFC 1047); nothing else runs in between.
+        db.mark_sent(item.id, now_seconds());
         if (metrics_)
           metrics_->observe_smtp_send(
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-        db_.mark_sent(item.id, now_seconds());
-        ++report.replies_sent;
-        if (smtp_down_) log::info("stage=send outcome=smtp_recovered");
-        smtp_down_ = false;
+        ++totals.sent;
+        if (smtp_down_.exchange(false)) log::info("stage=send outcome=smtp_recovered");
         log::info("stage=send message_id=" + item.message_id + " outcome=sent");
         continue;
       }
-      ++report.send_failures;
+      ++budget_;  // nothing went out
+      ++totals.failures;
       const auto& err = sent.error();
       if (metrics_) metrics_->count_smtp_failure(err.kind == transport::error_kind::permanent);
       bool permanent = err.kind == transport::error_kind::permanent ||
                        item.attempts + 1 >= settings_.smtp.max_attempts;
-      db_.mark_send_failed(item.id, err.message, permanent,
-                           now_seconds() + retry_delay(settings_.smtp, item.attempts));
+      db.mark_send_failed(item.id, err.message, permanent,
+                          now_seconds() + retry_delay(settings_.smtp, item.attempts));
       if (permanent) {
         // RFC 5321 §4.2.1: 5yz will not succeed by retrying (nor will the last allowed attempt);
         // a person has to look.
-        db_.set_thread_status(item.thread_id, store::thread_status::escalated);
+        db.set_thread_status(item.thread_id, store::thread_status::escalated);
         log::error("stage=send message_id=" + item.message_id + " outcome=failed reason=\"" +
                    describe("SMTP", err) + "\"");
         continue;
       }
-      if (!smtp_down_)
+      if (!smtp_down_.exchange(true))
         log::error("stage=send outcome=smtp_unavailable reason=\"" + describe("SMTP", err) +
                    "\" (replies stay queued)");
-      smtp_down_ = true;
-      return;  // the server is down: the rest waits for the next cycle
+      return totals;  // the server is down: the rest waits for the next cycle
     }
   }
+  return totals;
 }
 
 void poller::flag_finished(std::int64_t validity, cycle_report& report) {

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <ctime>
@@ -12,6 +13,7 @@
 #include <map>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -281,7 +283,8 @@ constexpr const char* outbox_id_by_message_id = "SELECT id FROM outbox WHERE mes
 constexpr const char* due_outbox =
     "SELECT id, inbound_id, thread_id, message_id, envelope_from, recipients, data, state, "
     "attempts, next_attempt_at, last_error FROM outbox "
-    "WHERE state = 'queued' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2";
+    "WHERE state = 'queued' AND next_attempt_at <= ?1 AND (?3 <= 1 OR id % ?3 = ?4) "
+    "ORDER BY id LIMIT ?2";
 constexpr const char* outbox_depth = "SELECT count(*) FROM outbox WHERE state = 'queued'";
 constexpr const char* mark_sent = "UPDATE outbox SET state = 'sent', sent_at = ?2 WHERE id = ?1";
 constexpr const char* mark_send_failed =
@@ -436,7 +439,19 @@ struct store::impl {
   std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements;
 
   explicit impl(const std::filesystem::path& path)
-      : db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 5000) {}
+      : db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE) {
+    // Several connections write (the poller, its SMTP senders, the agents' page). SQLite's own
+    // busy timeout sleeps 1, 2, 5, 10… ms between tries; a sender recording "sent" must not
+    // sleep that long after the SMTP server's OK, so waiting writers retry every 100 µs (5 s).
+    sqlite3_busy_handler(
+        db.getHandle(),
+        [](void*, int tries) -> int {
+          if (tries >= 50000) return 0;
+          std::this_thread::sleep_for(std::chrono::microseconds(100));
+          return 1;
+        },
+        nullptr);
+  }
 
   // The cached statement for this SQL (prepared on first use).
   use stmt(const char* query) {
@@ -1051,12 +1066,15 @@ std::int64_t store::queue_reply(const outbox_row& row) {
   });
 }
 
-std::vector<outbox_row> store::due_outbox(std::int64_t now, std::size_t limit) {
+std::vector<outbox_row> store::due_outbox(std::int64_t now, std::size_t limit, std::size_t shard,
+                                          std::size_t shards) {
   return guarded("due_outbox", [&] {
     std::vector<outbox_row> out;
     auto s = impl_->stmt(sql::due_outbox);
     s.integer(1, now);
     s.integer(2, sql_limit(limit));
+    s.integer(3, static_cast<std::int64_t>(shards));
+    s.integer(4, static_cast<std::int64_t>(shard));
     while (s->executeStep()) out.push_back(read_outbox(*s));
     return out;
   });

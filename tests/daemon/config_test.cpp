@@ -93,6 +93,24 @@ TEST_F(ConfigTest, SafetyLimits) {
   EXPECT_EQ(ok->smtp.retry_base.count(), 30);
 }
 
+TEST_F(ConfigTest, SmtpConnections) {
+  auto s = load_settings(write(minimal));
+  ASSERT_TRUE(s) << s.error().to_string();
+  EXPECT_EQ(s->smtp.connections, 2);
+  std::string text = minimal;
+  text.replace(text.find("[reply]"), 7, "connections = 4\n[reply]");
+  auto four = load_settings(write(text));
+  ASSERT_TRUE(four) << four.error().to_string();
+  EXPECT_EQ(four->smtp.connections, 4);
+  text = minimal;
+  text.replace(text.find("[reply]"), 7, "connections = 0\n[reply]");
+  auto none = load_settings(write(text));
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().to_string().find("'connections' must be between 1 and 8"),
+            std::string::npos)
+      << none.error().to_string();
+}
+
 TEST_F(ConfigTest, FollowUpDeadlinesPerCategory) {
   auto s = load_settings(write(minimal + "[followup]\ndeadline_hours = 8\ndigest_to = "
                                          "\"agents@okpay-wallet.example\"\n"

@@ -286,6 +286,11 @@ class SinkHandler:
 
     def __init__(self, sd):
         self.sd = sd
+        # Numbering continues after a restart of the sink; kept in memory, so storing a message
+        # costs the same with 10 or 10,000 already there (handle_DATA never awaits, so it is atomic).
+        numbers = [int(name[:-5]) for name in os.listdir(sd)
+                   if name.endswith(".json") and name[:-5].isdigit()]
+        self.count = max(numbers, default=0)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         rule = reject_rule(self.sd)
@@ -310,7 +315,8 @@ class SinkHandler:
         rule = reject_rule(self.sd)
         if rule and rule[1] == "data":
             return reply_for(rule[0])
-        n = 1 + sum(1 for name in os.listdir(self.sd) if name.endswith(".json"))
+        self.count += 1
+        n = self.count
         base = os.path.join(self.sd, f"{n:06d}")
         data = envelope.original_content
         if data is None:

@@ -101,5 +101,39 @@ TEST_F(resilience_test, KillSwitchSendsNothingAndRecordsHold) {
   }
 }
 
+// The global cap per minute holds exactly while several SMTP connections send at once: the
+// rest waits in the outbox (still queued, not failed), and the cap is logged once.
+TEST_F(resilience_test, GlobalRateLimitHoldsAcrossConnections) {
+  instance a;
+  a.reply_extra = "max_per_minute = 3\n";
+  a.smtp_extra = "connections = 4\n";
+  const fs::path config = write_config(a);
+  expect_valid(config);
+  mail_factory factory(servers_->dir() / "mail", "rate");
+  std::vector<mail> mails;
+  for (int i = 0; i < 8; ++i)
+    mails.push_back(factory.make(human_templates[static_cast<std::size_t>(i) % human_templates.size()], i,
+                                 "rate" + std::to_string(i) + "@customers.example", "Rate", true));
+  append(mails);
+  auto r = once(config);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto outbox = read_outbox(db_of(a));
+  int queued = 0, sent = 0;
+  for (const auto& row : outbox) {
+    queued += row.state == "queued";
+    sent += row.state == "sent";
+  }
+  std::cout << "[ flood    ] max_per_minute=3 over 4 connections: replies="
+            << servers_->received_messages().size() << " sent=" << sent << " queued=" << queued << "\n";
+  EXPECT_EQ(servers_->received_messages().size(), 3u);
+  EXPECT_EQ(sent, 3);
+  EXPECT_EQ(queued, 5);
+  EXPECT_EQ(count_lines(r.out, "outcome=rate_limited"), 1) << r.out;
+  // Within the same minute a second run sends nothing more.
+  auto again = once(config);
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_EQ(servers_->received_messages().size(), 3u);
+}
+
 }  // namespace
 }  // namespace supportd::test::resilience

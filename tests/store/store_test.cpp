@@ -428,6 +428,23 @@ TEST_F(store_test, queue_reply_is_idempotent_per_message_id) {
   EXPECT_THROW(s.queue_reply(bad), store_error);
 }
 
+// Senders working in parallel each take a shard: together every due row, no row twice.
+TEST_F(store_test, due_outbox_shards_partition_the_queue) {
+  store s(path_);
+  std::vector<std::int64_t> all;
+  for (int i = 0; i < 7; ++i) all.push_back(s.queue_reply(reply("r" + std::to_string(i) + "@support.example")));
+  std::vector<std::int64_t> seen;
+  for (std::size_t shard = 0; shard < 3; ++shard) {
+    const auto part = ids(s.due_outbox(100, 10, shard, 3));
+    EXPECT_FALSE(part.empty()) << "shard " << shard;
+    for (auto id : part) EXPECT_EQ(id % 3, static_cast<std::int64_t>(shard));
+    seen.insert(seen.end(), part.begin(), part.end());
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, all);
+  EXPECT_EQ(ids(s.due_outbox(100, 10, 0, 1)), all);  // one shard is the whole queue
+}
+
 TEST_F(store_test, due_outbox_order_backoff_and_permanent_failure) {
   store s(path_);
   auto r1 = reply("r1@support.example");

@@ -5,7 +5,9 @@
 #include <atomic>
 #include <cstddef>
 #include <functional>
+#include <future>
 #include <memory>
+#include <vector>
 
 #include "supportd/daemon/config.hpp"
 #include "supportd/daemon/pipeline.hpp"
@@ -41,7 +43,20 @@ class poller {
   static constexpr int max_attempts = 3;
 
  private:
+  struct sender;
+  struct send_totals {
+    std::size_t sent = 0;
+    std::size_t failures = 0;
+  };
+  /// Sends the due replies of one shard of the outbox over one connection, until none is due,
+  /// the rate budget is spent or the server is down. Runs on its own thread.
+  send_totals deliver(sender& s, std::size_t shard, std::size_t shards);
+  /// Starts every connection on the due outbox in the background; finish_delivery waits for them.
+  void start_delivery();
+  void finish_delivery(cycle_report& report);
+  /// The whole due outbox, blocking.
   void deliver_outbox(cycle_report& report);
+  void note_rate_limited();
   void flag_finished(std::int64_t uidvalidity, cycle_report& report);
   void process_pending(std::int64_t uidvalidity, cycle_report& report);
   /// Raises the priority of escalated threads past their deadline; queues the daily digest.
@@ -52,11 +67,13 @@ class poller {
   runtime_source runtime_;
   const std::atomic<bool>& stop_;
   transport::imap_client imap_;
-  transport::smtp_client smtp_;
   pipeline pipeline_;
+  std::vector<std::unique_ptr<sender>> senders_;  // [smtp] connections, one thread each
+  std::vector<std::future<send_totals>> delivering_;
+  std::atomic<std::int64_t> budget_{0};  // sends left under max_per_minute in this delivery
   bool imap_down_ = false;  // one log line per outage, not one per poll
-  bool smtp_down_ = false;
-  bool rate_limited_ = false;
+  std::atomic<bool> smtp_down_{false};
+  std::atomic<bool> rate_limited_{false};
   std::int64_t digest_day_ = 0;  // the UTC day whose digest was queued
   std::shared_ptr<web::metrics> metrics_;  // for /metrics; may be null
 };

@@ -204,8 +204,10 @@ class store {
 
   // --- Outbox.
   std::int64_t queue_reply(const outbox_row& row);
-  /// Queued rows due at or before `now`, oldest first.
-  [[nodiscard]] std::vector<outbox_row> due_outbox(std::int64_t now, std::size_t limit);
+  /// Queued rows due at or before `now`, oldest first. With `shards` > 1 only the rows whose id
+  /// is `shard` modulo `shards`: senders working in parallel never take the same row.
+  [[nodiscard]] std::vector<outbox_row> due_outbox(std::int64_t now, std::size_t limit,
+                                                   std::size_t shard = 0, std::size_t shards = 1);
   [[nodiscard]] std::size_t outbox_depth();
   void mark_sent(std::int64_t outbox_id, std::int64_t now);
   /// A failed attempt: stays queued until next_attempt_at, or becomes `failed` when permanent.
