@@ -16,12 +16,12 @@
 
 namespace supportd::reply {
 
-// What load() keeps per template: the checked source (kainjow's renderer mutates its parse tree
-// and error state while rendering, so each render() parses a private copy from this string).
+// What load() keeps per template: the checked source and its parsed form.
 struct template_set::entry {
   std::string source;
   std::string file;
   std::string version;
+  std::unique_ptr<detail::compiled_mustache> compiled;
 };
 
 namespace {
@@ -193,15 +193,14 @@ void check_tags(std::string_view source, const std::string& file,
   return out;
 }
 
-[[nodiscard]] std::expected<std::string, std::string> render_vars(const std::string& source,
-                                                                  const reply_vars& vars) {
-  return detail::render_mustache(source, {{"customer_name", one_line(vars.customer_name)},
-                                          {"subject", one_line(vars.subject)},
-                                          {"ticket", one_line(vars.ticket)},
-                                          {"category", one_line(vars.category)},
-                                          {"category_name", one_line(vars.category_name)},
-                                          {"language", one_line(vars.language)},
-                                          {"support_address", one_line(vars.support_address)}});
+[[nodiscard]] detail::mustache_vars template_vars(const reply_vars& vars) {
+  return {{"customer_name", one_line(vars.customer_name)},
+          {"subject", one_line(vars.subject)},
+          {"ticket", one_line(vars.ticket)},
+          {"category", one_line(vars.category)},
+          {"category_name", one_line(vars.category_name)},
+          {"language", one_line(vars.language)},
+          {"support_address", one_line(vars.support_address)}};
 }
 
 // The source with {{! comments }} blanked out (line breaks kept): they are never sent, so a
@@ -278,12 +277,14 @@ std::expected<std::shared_ptr<const template_set>, std::vector<template_error>> 
         reply_vars sample{
             "customer", "subject",        "ticket", category, default_category_name(category, lang),
             lang,       "support@example"};
-        if (const auto trial = render_vars(*content, sample); !trial) {
+        auto compiled = std::make_unique<detail::compiled_mustache>(*content);
+        if (const auto trial = compiled->render(template_vars(sample)); !trial) {
           errors.push_back({file, "render failed: " + trial.error()});
           continue;
         }
         auto e = std::make_shared<entry>();
         e->version = content_version(*content);
+        e->compiled = std::move(compiled);
         e->source = std::move(*content);
         e->file = file;
         entries.emplace(lang + "/" + category, std::move(e));
@@ -323,7 +324,7 @@ std::expected<rendered_reply, template_error> template_set::render(std::string_v
     if (v.category.empty()) v.category = cat;
     if (v.language.empty()) v.language = l;
     if (v.category_name.empty()) v.category_name = default_category_name(v.category, l);
-    auto body = render_vars(e.source, v);
+    auto body = e.compiled->render(template_vars(v));
     if (!body) return std::unexpected(template_error{e.file, body.error()});
     return rendered_reply{detail::normalize_newlines(*body), it->first, e.version};
   }

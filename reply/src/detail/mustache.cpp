@@ -7,6 +7,7 @@
 #include "detail/mustache.hpp"
 
 #include <exception>
+#include <mutex>
 #include <kainjow/mustache.hpp>
 
 namespace supportd::reply::detail {
@@ -20,12 +21,26 @@ std::string mustache_syntax_error(const std::string& source) {
   }
 }
 
-std::expected<std::string, std::string> render_mustache(
-    const std::string& source, const std::vector<std::pair<std::string, std::string>>& vars) {
+struct compiled_mustache::impl {
+  explicit impl(std::string src) : source(std::move(src)) { parse(); }
+
+  void parse() {
+    tmpl = std::make_unique<kainjow::mustache::mustache>(source);
+    tmpl->set_custom_escape([](const std::string& s) { return s; });
+  }
+
+  std::string source;
+  std::mutex mutex;
+  std::unique_ptr<kainjow::mustache::mustache> tmpl;
+};
+
+compiled_mustache::compiled_mustache(std::string source)
+    : impl_(std::make_unique<impl>(std::move(source))) {}
+
+compiled_mustache::~compiled_mustache() = default;
+
+std::expected<std::string, std::string> compiled_mustache::render(const mustache_vars& vars) const {
   try {
-    kainjow::mustache::mustache tmpl{source};
-    if (!tmpl.is_valid()) return std::unexpected(tmpl.error_message());
-    tmpl.set_custom_escape([](const std::string& s) { return s; });
     kainjow::mustache::data data;
     // kainjow treats every string, even "", as true in sections; an empty value is set as false
     // so that {{#x}}...{{/x}} / {{^x}}...{{/x}} can handle a missing name (it still prints "").
@@ -36,8 +51,11 @@ std::expected<std::string, std::string> render_mustache(
         data.set(name, value);
       }
     }
-    std::string out = tmpl.render(data);
-    if (!tmpl.is_valid()) return std::unexpected(tmpl.error_message());
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->tmpl->is_valid()) impl_->parse();  // a failed render leaves its error behind
+    if (!impl_->tmpl->is_valid()) return std::unexpected(impl_->tmpl->error_message());
+    std::string out = impl_->tmpl->render(data);
+    if (!impl_->tmpl->is_valid()) return std::unexpected(impl_->tmpl->error_message());
     return out;
   } catch (const std::exception& e) {
     return std::unexpected(std::string("renderer failed: ") + e.what());
