@@ -264,7 +264,7 @@ std::expected<settings, config_error> read(const toml::table& root, const reader
   auto max_attempts = r.integer(smtp_t, "max_attempts", 30, 1, 1000);
   if (!max_attempts) return std::unexpected(max_attempts.error());
   s.smtp.max_attempts = static_cast<int>(*max_attempts);
-  auto connections = r.integer(smtp_t, "connections", 2, 1, 8);
+  auto connections = r.integer(smtp_t, "connections", 1, 1, 8);
   if (!connections) return std::unexpected(connections.error());
   s.smtp.connections = static_cast<int>(*connections);
 

@@ -96,7 +96,7 @@ TEST_F(ConfigTest, SafetyLimits) {
 TEST_F(ConfigTest, SmtpConnections) {
   auto s = load_settings(write(minimal));
   ASSERT_TRUE(s) << s.error().to_string();
-  EXPECT_EQ(s->smtp.connections, 2);
+  EXPECT_EQ(s->smtp.connections, 1);
   std::string text = minimal;
   text.replace(text.find("[reply]"), 7, "connections = 4\n[reply]");
   auto four = load_settings(write(text));

@@ -39,7 +39,7 @@ struct smtp_settings {
   std::chrono::seconds retry_max{3600};
   int max_attempts = 30;  // then the reply is marked failed and its thread escalated
   /// SMTP connections used at once to work through the outbox; each reply goes over exactly one.
-  int connections = 2;
+  int connections = 1;
 };
 
 struct reply_settings {
