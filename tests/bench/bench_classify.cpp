@@ -3,10 +3,11 @@
 // parsing and classifying alone, by wall clock and by thread CPU time (the CPU figure is the
 // one that holds on a loaded machine).
 //
-//   bench_classify [--seconds S] [--passes N] [--corpus DIR] [--dump]
+//   bench_classify [--seconds S] [--passes N] [--corpus DIR] [--all-files] [--dump]
 //
 // --dump prints one line per message (every decoded field, hashed) instead of timing: diffing
-// two dumps over a large corpus shows that a speed-up changed no result.
+// two dumps over a large corpus shows that a speed-up changed no result. --all-files takes every
+// file under --corpus (as test_corpus does for ../shared/corpus/real), not only *.eml.
 // --passes fixes the work; --full-only skips the per-stage runs. For a stable profile:
 //   valgrind --tool=callgrind --toggle-collect='*measure*' bench_classify --passes 2 --full-only
 // The last lines are "figure<TAB>name<TAB>value<TAB>unit<TAB>target" for scripts/bench.sh.
@@ -44,14 +45,22 @@ std::string read_file(const fs::path& p) {
 }
 
 // The dev corpus when present (../shared), else the repository's own test messages.
-std::vector<std::string> load_corpus(const fs::path& dir, std::string& from,
+std::vector<std::string> load_corpus(const fs::path& dir, bool all_files, std::string& from,
                                      std::vector<fs::path>& files) {
+  auto is_message = [&](const fs::path& p) {
+    const auto ext = p.extension();
+    if (!all_files) return ext == ".eml";
+    return ext != ".md" && ext != ".tsv" && ext != ".json";
+  };
   auto collect = [&](const fs::path& root, bool recursive) {
     std::error_code ec;
     if (!fs::is_directory(root, ec)) return;
     if (recursive) {
-      for (const auto& e : fs::recursive_directory_iterator(root, ec))
-        if (e.is_regular_file() && e.path().extension() == ".eml") files.push_back(e.path());
+      for (auto it = fs::recursive_directory_iterator(root, ec); it != fs::recursive_directory_iterator();
+           ++it) {
+        if (it->is_directory() && it->path().filename() == "_meta") it.disable_recursion_pending();
+        if (it->is_regular_file() && is_message(it->path())) files.push_back(it->path());
+      }
     } else {
       for (const auto& e : fs::directory_iterator(root, ec))
         if (e.is_regular_file() && e.path().extension() == ".eml") files.push_back(e.path());
@@ -165,6 +174,7 @@ int main(int argc, char** argv) {
   int passes = 0;
   bool dump_only = false;
   bool full_only = false;
+  bool all_files = false;
   fs::path corpus_dir;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -176,10 +186,12 @@ int main(int argc, char** argv) {
       full_only = true;
     } else if (a == "--dump") {
       dump_only = true;
+    } else if (a == "--all-files") {
+      all_files = true;
     } else if (a == "--corpus" && i + 1 < argc) {
       corpus_dir = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--seconds S] [--passes N] [--corpus DIR] [--dump] [--full-only]\n",
+      std::fprintf(stderr, "usage: %s [--seconds S] [--passes N] [--corpus DIR] [--all-files] [--dump] [--full-only]\n",
                    argv[0]);
       return 2;
     }
@@ -187,7 +199,7 @@ int main(int argc, char** argv) {
 
   std::string from;
   std::vector<fs::path> names;
-  const std::vector<std::string> corpus = load_corpus(corpus_dir, from, names);
+  const std::vector<std::string> corpus = load_corpus(corpus_dir, all_files, from, names);
   if (corpus.empty()) {
     std::fprintf(stderr, "no .eml files found\n");
     return 1;

@@ -491,11 +491,13 @@ bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
 }
 
 std::string_view trim(std::string_view s) noexcept {
-  constexpr std::string_view ws = " \t\r\n\f\v";
-  const auto b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  const auto e = s.find_last_not_of(ws);
-  return s.substr(b, e - b + 1);
+  // A plain loop: find_first_not_of(" \t\r\n\f\v") calls memchr once per character.
+  constexpr auto is_ws = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  std::size_t b = 0;
+  std::size_t e = s.size();
+  while (b < e && is_ws(s[b])) ++b;
+  while (e > b && is_ws(s[e - 1])) --e;
+  return s.substr(b, e - b);
 }
 
 void truncate_utf8(std::string& s, std::size_t max) noexcept {

@@ -60,28 +60,30 @@ void append_raw(std::string& out, std::string_view raw) {
   }
 }
 
-std::string unquote(std::string_view s) {
+// `s` trimmed and without its quoting; a view of `s` when it has no quotes, else of `storage`.
+std::string_view unquote(std::string_view s, std::string& storage) {
   s = trim(s);
-  if (s.find('"') == std::string_view::npos) return std::string(s);  // nothing to unquote
-  std::string out;
-  out.reserve(s.size());
+  if (s.find('"') == std::string_view::npos) return s;  // nothing to unquote
+  storage.clear();
+  storage.reserve(s.size());
   bool in_quote = false;
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
     if (c == '"') {
       in_quote = !in_quote;
     } else if (c == '\\' && in_quote && i + 1 < s.size()) {
-      out.push_back(s[++i]);
+      storage.push_back(s[++i]);
     } else {
-      out.push_back(c);
+      storage.push_back(c);
     }
   }
-  return out;
+  return storage;
 }
 
-std::string strip_comments(std::string_view s, std::string* comment_text) {
-  if (s.find('(') == std::string_view::npos) return std::string(s);  // nothing to strip
-  std::string out;
+// `s` without its (comments); a view of `s` when it has none, else of `storage`.
+std::string_view strip_comments(std::string_view s, std::string& storage, std::string* comment_text) {
+  if (s.find('(') == std::string_view::npos) return s;  // nothing to strip
+  storage.clear();
   int depth = 0;
   bool in_quote = false;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -97,10 +99,10 @@ std::string strip_comments(std::string_view s, std::string* comment_text) {
     if (depth > 0) {
       if (comment_text != nullptr) comment_text->push_back(c);
     } else {
-      out.push_back(c);
+      storage.push_back(c);
     }
   }
-  return out;
+  return storage;
 }
 
 // Cleans an addr-spec: drops whitespace and an obsolete route, lower-cases the domain.
@@ -125,7 +127,11 @@ std::string normalize_address(std::string_view a) {
 }
 
 std::string decode_display_name(std::string_view raw) {
-  std::string name = decode_header_value(unquote(raw));
+  std::string unquoted;
+  const std::string_view u = unquote(raw, unquoted);
+  std::string decoded;
+  // decode_header_value() changes nothing in plain text: no copy for the common name.
+  const std::string_view name = is_plain_header_text(u) ? u : std::string_view(decoded = decode_header_value(u));
   std::string_view t = trim(name);
   // Some clients quote the name twice or wrap it in quotes inside an encoded-word.
   while (t.size() >= 2 && ((t.front() == '"' && t.back() == '"') || (t.front() == '\'' && t.back() == '\''))) {
@@ -160,16 +166,18 @@ std::optional<mailbox> parse_one_mailbox(std::string_view entry) {
   if (lt != std::string_view::npos) {
     const auto gt = entry.find('>', lt);
     const std::string_view addr = entry.substr(lt + 1, gt == std::string_view::npos ? std::string_view::npos : gt - lt - 1);
-    mb.address = normalize_address(strip_comments(addr, nullptr));
-    mb.name = decode_display_name(strip_comments(entry.substr(0, lt), nullptr));
+    std::string storage;
+    mb.address = normalize_address(strip_comments(addr, storage, nullptr));
+    mb.name = decode_display_name(strip_comments(entry.substr(0, lt), storage, nullptr));
   } else {
     std::string comment;
-    const std::string bare = strip_comments(entry, &comment);
-    const std::string_view b = trim(bare);
+    std::string bare;
+    const std::string_view b = trim(strip_comments(entry, bare, &comment));
     if (b.find('@') == std::string_view::npos && std::any_of(b.begin(), b.end(), is_space)) {
       mb.name = decode_display_name(b);  // a name without any address: unparseable
     } else {
-      mb.address = normalize_address(unquote(b));
+      std::string unquoted;
+      mb.address = normalize_address(unquote(b, unquoted));
       mb.name = decode_display_name(comment);
     }
   }
@@ -178,6 +186,19 @@ std::optional<mailbox> parse_one_mailbox(std::string_view entry) {
 }
 
 }  // namespace
+
+bool needs_decoding(std::string_view value) noexcept {
+  // Most fields (Received, Date, addresses) hold neither encoded-words nor 8-bit bytes.
+  return value.find("=?") != std::string_view::npos || !is_ascii(value);
+}
+
+bool is_plain_header_text(std::string_view value) noexcept {
+  for (const char c : value) {
+    const auto uc = static_cast<unsigned char>(c);
+    if (uc < 0x20 || uc >= 0x7F) return false;
+  }
+  return value.find("=?") == std::string_view::npos;
+}
 
 void sanitize_header_text(std::string& s) {
   // Almost every value is clean: find the first control character before rewriting anything.
@@ -201,8 +222,34 @@ void sanitize_header_text(std::string& s) {
 }
 
 std::vector<mailbox> parse_address_list(std::string_view raw) {
+  std::vector<mailbox> out;
+  std::string pending_name;  // "Doe, John <j@x>" written without quotes splits at the comma
+  // Each entry in turn, as the split below finds it.
+  auto on_entry = [&](std::string_view e) {
+    e = trim(e);
+    if (e.empty()) return;
+    const bool has_addr = e.find('@') != std::string_view::npos || e.find('<') != std::string_view::npos;
+    if (!has_addr && std::any_of(e.begin(), e.end(), [](char c) { return c == ' ' || c == '"' || static_cast<unsigned char>(c) >= 0x80; }) &&
+        pending_name.size() < 256) {
+      if (!pending_name.empty()) pending_name += ", ";
+      pending_name.append(e);
+      return;
+    }
+    std::optional<mailbox> mb;
+    if (!pending_name.empty() && e.find('<') != std::string_view::npos) {
+      std::string joined = pending_name + ", " + std::string(e);
+      mb = parse_one_mailbox(joined);
+    } else {
+      if (!pending_name.empty()) {
+        if (auto lone = parse_one_mailbox(pending_name)) out.push_back(std::move(*lone));
+      }
+      mb = parse_one_mailbox(e);
+    }
+    pending_name.clear();
+    if (mb) out.push_back(std::move(*mb));
+  };
+
   // Split at top-level ',' and group delimiters ':' / ';' (RFC 5322 §3.4).
-  std::vector<std::string_view> entries;
   bool in_quote = false;
   bool in_angle = false;
   int depth = 0;
@@ -233,41 +280,14 @@ std::vector<mailbox> parse_address_list(std::string_view raw) {
       case ',':
       case ';':
         if (!in_angle) {
-          entries.push_back(raw.substr(start, i - start));
+          on_entry(raw.substr(start, i - start));
           start = i + 1;
         }
         break;
       default: break;
     }
   }
-  entries.push_back(raw.substr(start));
-
-  std::vector<mailbox> out;
-  out.reserve(entries.size());
-  std::string pending_name;  // "Doe, John <j@x>" written without quotes splits at the comma
-  for (std::string_view e : entries) {
-    e = trim(e);
-    if (e.empty()) continue;
-    const bool has_addr = e.find('@') != std::string_view::npos || e.find('<') != std::string_view::npos;
-    if (!has_addr && std::any_of(e.begin(), e.end(), [](char c) { return c == ' ' || c == '"' || static_cast<unsigned char>(c) >= 0x80; }) &&
-        pending_name.size() < 256) {
-      if (!pending_name.empty()) pending_name += ", ";
-      pending_name.append(e);
-      continue;
-    }
-    std::optional<mailbox> mb;
-    if (!pending_name.empty() && e.find('<') != std::string_view::npos) {
-      std::string joined = pending_name + ", " + std::string(e);
-      mb = parse_one_mailbox(joined);
-    } else {
-      if (!pending_name.empty()) {
-        if (auto lone = parse_one_mailbox(pending_name)) out.push_back(std::move(*lone));
-      }
-      mb = parse_one_mailbox(e);
-    }
-    pending_name.clear();
-    if (mb) out.push_back(std::move(*mb));
-  }
+  on_entry(raw.substr(start));
   if (!pending_name.empty()) {
     if (auto lone = parse_one_mailbox(pending_name)) out.push_back(std::move(*lone));
   }
@@ -291,8 +311,8 @@ std::vector<std::string> parse_msg_ids(std::string_view raw) {
   }
   if (ids.empty()) {
     // Some mailers omit the brackets: take the first word if it looks like an id.
-    const std::string stripped = strip_comments(raw, nullptr);  // t must not outlive it
-    std::string_view t = trim(stripped);
+    std::string stripped;  // t must not outlive it
+    std::string_view t = trim(strip_comments(raw, stripped, nullptr));
     t = t.substr(0, std::min(t.size(), t.find_first_of(" \t\r\n")));
     if (t.find('@') != std::string_view::npos) ids.emplace_back(t);
   }
@@ -301,9 +321,20 @@ std::vector<std::string> parse_msg_ids(std::string_view raw) {
 
 }  // namespace detail
 
+namespace detail {
+
+std::string decode_header_text(std::string&& value) {
+  if (!needs_decoding(value)) {
+    sanitize_header_text(value);
+    return std::move(value);
+  }
+  return decode_header_value(value);
+}
+
+}  // namespace detail
+
 std::string decode_header_value(std::string_view value) {
-  // Most fields (Received, Date, addresses) hold neither encoded-words nor 8-bit bytes.
-  if (value.find("=?") == std::string_view::npos && detail::is_ascii(value)) {
+  if (!detail::needs_decoding(value)) {
     std::string out(value);
     detail::sanitize_header_text(out);
     return out;

@@ -1,11 +1,13 @@
 // parse_message: a raw RFC 5322 message to decoded UTF-8 fields and body text.
 //
-// mimetic splits header and structure. Before it runs, one pass over the bytes normalises line
-// endings, enforces the limits and measures MIME nesting, because mimetic recurses once per level
-// and would overflow the stack on hostile input.
+// mimetic splits header and structure (detail/structure.hpp). Before it runs, one pass over the
+// bytes normalises line endings, enforces the limits and measures MIME nesting, because mimetic
+// recurses once per level and would overflow the stack on hostile input.
 
 #include "supportd/mime/message.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstring>
 #include <exception>
@@ -14,11 +16,11 @@
 #include <vector>
 
 #include <mimetic/mimeentity.h>
-#include <mimetic/parser/itparser.h>
 
 #include "detail/charset.hpp"
 #include "detail/codec.hpp"
 #include "detail/headers.hpp"
+#include "detail/structure.hpp"
 
 namespace supportd::mime {
 namespace {
@@ -29,36 +31,6 @@ constexpr std::size_t max_defects = 32;
 constexpr std::size_t max_body_line = 32 * 1024;
 constexpr std::size_t max_content_type_bytes = 8 * 1024;
 
-// A forward iterator over bytes. mimetic's random-access parser searches boundaries anywhere
-// in the text; its forward-iterator parser matches them only at line starts (RFC 2046 §5.1.1),
-// which is both correct and what the nesting pre-scan below models.
-class byte_iterator {
- public:
-  using iterator_category = std::forward_iterator_tag;
-  using value_type = char;
-  using difference_type = std::ptrdiff_t;
-  using pointer = const char*;
-  using reference = const char&;
-
-  byte_iterator() = default;
-  explicit byte_iterator(const char* p) noexcept : p_(p) {}
-  reference operator*() const noexcept { return *p_; }
-  byte_iterator& operator++() noexcept {
-    ++p_;
-    return *this;
-  }
-  byte_iterator operator++(int) noexcept {
-    byte_iterator old = *this;
-    ++p_;
-    return old;
-  }
-  friend bool operator==(byte_iterator a, byte_iterator b) noexcept { return a.p_ == b.p_; }
-  friend bool operator!=(byte_iterator a, byte_iterator b) noexcept { return a.p_ != b.p_; }
-
- private:
-  const char* p_ = nullptr;
-};
-
 void add_defect(parsed_message& m, std::string text) {
   if (m.defects.size() < max_defects) m.defects.push_back(std::move(text));
 }
@@ -67,19 +39,6 @@ std::string lower(std::string_view s) {
   std::string out(s);
   detail::ascii_lower(out);
   return out;
-}
-
-// Offset of the first CR or LF at or after `pos`, or npos. Two memchr scans instead of
-// find_first_of("\r\n"), which calls memchr once per byte of the message (the parser's top hot
-// spot in callgrind).
-std::size_t find_line_end(std::string_view s, std::size_t pos) noexcept {
-  const char* begin = s.data() + pos;
-  const std::size_t n = s.size() - pos;
-  const void* lf = std::memchr(begin, '\n', n);
-  const std::size_t limit = lf == nullptr ? n : static_cast<std::size_t>(static_cast<const char*>(lf) - begin);
-  const void* cr = std::memchr(begin, '\r', limit);
-  if (cr != nullptr) return pos + static_cast<std::size_t>(static_cast<const char*>(cr) - begin);
-  return lf == nullptr ? std::string_view::npos : pos + limit;
 }
 
 // Whether a Content-Type value can be multipart/* or message/*: the others open no nesting
@@ -114,7 +73,7 @@ class prescanner {
     std::size_t pos = 0;
     bool first_line = true;
     while (pos < raw.size()) {
-      std::size_t eol = find_line_end(raw, pos);
+      std::size_t eol = detail::find_line_end(raw, pos);
       std::size_t next = 0;
       if (eol == std::string_view::npos) {
         eol = raw.size();
@@ -247,34 +206,51 @@ std::size_t count_entities(const mimetic::MimeEntity& e, std::size_t depth) {
   return n;
 }
 
-// Whether a header has a field, by a plain ASCII compare: mimetic's hasField() builds a
-// std::string per call and its find_by_name upper-cases both names through toupper() for
-// every field (together ~10% of parse time in callgrind).
-bool has_field(const mimetic::Header& h, std::string_view name) noexcept {
+// A header's first field with this name, by a plain ASCII compare: mimetic's hasField() and
+// its typed getters build a std::string per call and upper-case both names through toupper()
+// for every field they pass (together ~10% of parse time in callgrind).
+const mimetic::Field* find_field(const mimetic::Header& h, std::string_view name) noexcept {
   for (const mimetic::Field& f : h) {
     const auto& n = f.name();
-    if (detail::iequals(std::string_view(n.data(), n.size()), name)) return true;
+    if (detail::iequals(std::string_view(n.data(), n.size()), name)) return &f;
   }
-  return false;
+  return nullptr;
 }
+
+// Each part's Content-Type, looked up in mimetic's header once. mimetic's parser has already
+// parsed it into a ContentType (it needs the boundary), which contentType() returns.
+class content_types {
+ public:
+  // Null when the part has no Content-Type field.
+  const mimetic::ContentType* of(const mimetic::MimeEntity& e) {
+    for (const auto& [entity, ct] : seen_) {
+      if (entity == &e) return ct;
+    }
+    const mimetic::Header& h = e.header();
+    const mimetic::ContentType* ct = find_field(h, "Content-Type") != nullptr ? &h.contentType() : nullptr;
+    seen_.emplace_back(&e, ct);
+    return ct;
+  }
+
+ private:
+  std::vector<std::pair<const mimetic::MimeEntity*, const mimetic::ContentType*>> seen_;
+};
 
 struct media_type {
   std::string type;
   std::string subtype;
 };
 
-media_type type_of(const mimetic::MimeEntity& e) {
-  const mimetic::Header& h = e.header();
-  if (!has_field(h, "Content-Type")) return {"text", "plain"};  // RFC 2045 §5.2 default
-  const mimetic::ContentType& ct = h.contentType();
-  media_type t{lower(ct.type()), lower(ct.subtype())};
+media_type type_of(const mimetic::ContentType* ct) {
+  if (ct == nullptr) return {"text", "plain"};  // RFC 2045 §5.2 default
+  media_type t{lower(ct->type()), lower(ct->subtype())};
   if (t.type.empty()) return {"text", "plain"};
   return t;
 }
 
 bool is_attachment(const mimetic::MimeEntity& e) {
   const mimetic::Header& h = e.header();
-  if (!has_field(h, "Content-Disposition")) return false;
+  if (find_field(h, "Content-Disposition") == nullptr) return false;
   return detail::iequals(detail::trim(h.contentDisposition().type()), "attachment");
 }
 
@@ -282,7 +258,8 @@ bool is_attachment(const mimetic::MimeEntity& e) {
 // Messages nested as message/rfc822 are only searched when the outer message has no text.
 class body_finder {
  public:
-  body_finder(parsed_message& m, std::size_t max_depth) : msg_(m), max_depth_(max_depth) {}
+  body_finder(parsed_message& m, content_types& types, std::size_t max_depth)
+      : msg_(m), types_(types), max_depth_(max_depth) {}
 
   void find(const mimetic::MimeEntity& top) {
     scan(top, 0, true);
@@ -297,13 +274,13 @@ class body_finder {
  private:
   void scan(const mimetic::MimeEntity& e, std::size_t depth, bool is_root) {
     if (depth > max_depth_ || plain_ != nullptr) return;
-    const media_type t = type_of(e);
+    const mimetic::ContentType* ct = types_.of(e);
+    const media_type t = type_of(ct);
     const auto& parts = e.body().parts();
     if (t.type == "multipart") {
       if (parts.empty()) {
-        add_defect(msg_, e.header().contentType().param("boundary").empty()
-                             ? "missing boundary in multipart/" + t.subtype
-                             : "multipart/" + t.subtype + " without parts");
+        add_defect(msg_, ct->param("boundary").empty() ? "missing boundary in multipart/" + t.subtype
+                                                       : "multipart/" + t.subtype + " without parts");
         return;
       }
       for (const mimetic::MimeEntity* child : parts) {
@@ -327,18 +304,21 @@ class body_finder {
   }
 
   parsed_message& msg_;
+  content_types& types_;
   std::size_t max_depth_;
   const mimetic::MimeEntity* plain_ = nullptr;
   const mimetic::MimeEntity* html_ = nullptr;
   std::vector<std::pair<const mimetic::MimeEntity*, std::size_t>> nested_;
 };
 
-// Undoes the Content-Transfer-Encoding (RFC 2045 §6).
-std::string decode_transfer_encoding(const mimetic::MimeEntity& e, parsed_message& m) {
-  const std::string& body = e.body();
-  const mimetic::Header& h = e.header();
-  if (!has_field(h, "Content-Transfer-Encoding")) return body;
-  const std::string cte = lower(detail::trim(h.contentTransferEncoding().mechanism()));
+// Undoes the Content-Transfer-Encoding (RFC 2045 §6). The result is `body` itself when there
+// is nothing to decode, else the decoded bytes held in `storage`.
+std::string_view decode_transfer_encoding(const mimetic::MimeEntity& e, std::string_view body,
+                                          std::string& storage, parsed_message& m) {
+  const mimetic::Field* f = find_field(e.header(), "Content-Transfer-Encoding");
+  if (f == nullptr) return body;
+  // What mimetic's contentTransferEncoding().mechanism() returns: the field's text.
+  const std::string cte = lower(detail::trim(f->value()));
   if (cte == "base64") {
     // 8-bit bytes cannot be base64: the body was decoded on the way (some archives do that).
     if (!detail::is_ascii(body)) {
@@ -346,11 +326,14 @@ std::string decode_transfer_encoding(const mimetic::MimeEntity& e, parsed_messag
       return body;
     }
     bool invalid = false;
-    std::string out = detail::base64_decode(body, invalid);
+    storage = detail::base64_decode(body, invalid);
     if (invalid) add_defect(m, "invalid base64");
-    return out;
+    return storage;
   }
-  if (cte == "quoted-printable") return detail::qp_decode(body);
+  if (cte == "quoted-printable") {
+    storage = detail::qp_decode(body);
+    return storage;
+  }
   if (cte != "7bit" && cte != "8bit" && cte != "binary" && !cte.empty()) {
     add_defect(m, "unknown transfer encoding " + cte.substr(0, 64));
   }
@@ -373,19 +356,23 @@ void normalize_text(std::string& s) {
   s.resize(w);
 }
 
-void extract_body(const mimetic::MimeEntity& top, parsed_message& m, const parse_limits& limits) {
-  body_finder finder(m, limits.max_mime_depth + 2);
+void extract_body(const mimetic::MimeEntity& top, const detail::body_spans& spans,
+                  content_types& types, parsed_message& m, const parse_limits& limits) {
+  body_finder finder(m, types, limits.max_mime_depth + 2);
   finder.find(top);
   const mimetic::MimeEntity* part = finder.plain() != nullptr ? finder.plain() : finder.html();
   if (part == nullptr) return;
   const bool html = part == finder.html();
 
-  std::string bytes = decode_transfer_encoding(*part, m);
+  std::string decoded;
+  std::string_view bytes = decode_transfer_encoding(*part, spans.of(*part), decoded, m);
   // HTML shrinks a lot when its tags go, so it may read more before the cut.
   const std::size_t cap = html ? limits.max_body_text_bytes * 4 : limits.max_body_text_bytes;
-  if (bytes.size() > cap) bytes.resize(cap);
+  bytes = bytes.substr(0, cap);
 
-  const std::string& label = part->header().contentType().param("charset");
+  const mimetic::ContentType* ct = types.of(*part);
+  static const std::string no_label;
+  const std::string& label = ct != nullptr ? ct->param("charset") : no_label;
   detail::converted_text text = detail::convert_to_utf8(bytes, label);
   if (!text.label_known) add_defect(m, "unknown charset " + lower(detail::trim(label)).substr(0, 64));
   if (text.relabelled) {
@@ -404,7 +391,28 @@ std::string field_name(const mimetic::Field& f) {
   return name;
 }
 
-void extract_headers(const mimetic::MimeEntity& top, parsed_message& m) {
+// The fields parse_message reads for itself; the rest are only decoded.
+enum class known_field { other, subject, from, reply_to, to, cc, message_id, in_reply_to, references, return_path };
+
+known_field classify_field(std::string_view name) noexcept {
+  static constexpr std::array<std::pair<std::string_view, known_field>, 9> names{{
+      {"subject", known_field::subject},
+      {"from", known_field::from},
+      {"reply-to", known_field::reply_to},
+      {"to", known_field::to},
+      {"cc", known_field::cc},
+      {"message-id", known_field::message_id},
+      {"in-reply-to", known_field::in_reply_to},
+      {"references", known_field::references},
+      {"return-path", known_field::return_path},
+  }};
+  for (const auto& [n, k] : names) {
+    if (detail::iequals(name, n)) return k;
+  }
+  return known_field::other;
+}
+
+void extract_headers(const mimetic::MimeEntity& top, content_types& types, parsed_message& m) {
   const mimetic::Header& h = top.header();
   m.headers.reserve(h.size());
   bool seen_subject = false;
@@ -415,54 +423,69 @@ void extract_headers(const mimetic::MimeEntity& top, parsed_message& m) {
   bool seen_references = false;
   for (const mimetic::Field& f : h) {
     std::string name = field_name(f);
-    const std::string raw = f.value();
-    std::string value = decode_header_value(raw);
-    if (detail::iequals(name, "subject")) {
-      if (!seen_subject) m.subject = value;
-      seen_subject = true;
-    } else if (detail::iequals(name, "from")) {
-      if (!seen_from) {
+    const known_field kind = classify_field(name);
+    std::string raw = f.value();
+    // Structured fields are parsed from the raw text below; the others' text is decoded in place.
+    const bool keep_raw = kind != known_field::other && kind != known_field::subject;
+    std::string value = keep_raw ? decode_header_value(raw) : detail::decode_header_text(std::move(raw));
+    switch (kind) {
+      case known_field::subject:
+        if (!seen_subject) m.subject = value;
+        seen_subject = true;
+        break;
+      case known_field::from:
+        if (!seen_from) {
+          auto boxes = detail::parse_address_list(raw);
+          if (!boxes.empty()) m.from = std::move(boxes.front());
+        }
+        seen_from = true;
+        break;
+      case known_field::reply_to:
+        if (!seen_reply_to) {
+          auto boxes = detail::parse_address_list(raw);
+          if (!boxes.empty()) m.reply_to = std::move(boxes.front());
+        }
+        seen_reply_to = true;
+        break;
+      case known_field::to:
+      case known_field::cc: {
         auto boxes = detail::parse_address_list(raw);
-        if (!boxes.empty()) m.from = std::move(boxes.front());
+        auto& dest = kind == known_field::to ? m.to : m.cc;
+        dest.insert(dest.end(), std::make_move_iterator(boxes.begin()), std::make_move_iterator(boxes.end()));
+        break;
       }
-      seen_from = true;
-    } else if (detail::iequals(name, "reply-to")) {
-      if (!seen_reply_to) {
-        auto boxes = detail::parse_address_list(raw);
-        if (!boxes.empty()) m.reply_to = std::move(boxes.front());
-      }
-      seen_reply_to = true;
-    } else if (detail::iequals(name, "to") || detail::iequals(name, "cc")) {
-      auto boxes = detail::parse_address_list(raw);
-      auto& dest = detail::iequals(name, "to") ? m.to : m.cc;
-      dest.insert(dest.end(), std::make_move_iterator(boxes.begin()), std::make_move_iterator(boxes.end()));
-    } else if (detail::iequals(name, "message-id")) {
-      if (!seen_message_id) {
-        auto ids = detail::parse_msg_ids(raw);
-        if (!ids.empty()) m.message_id = std::move(ids.front());
-      }
-      seen_message_id = true;
-    } else if (detail::iequals(name, "in-reply-to")) {
-      if (!seen_in_reply_to) {
-        auto ids = detail::parse_msg_ids(raw);
-        if (!ids.empty()) m.in_reply_to = std::move(ids.front());
-      }
-      seen_in_reply_to = true;
-    } else if (detail::iequals(name, "references")) {
-      if (!seen_references) m.references = detail::parse_msg_ids(raw);
-      seen_references = true;
-    } else if (detail::iequals(name, "return-path")) {
-      if (!m.return_path) {
-        // RFC 5321 §4.4: "<>" is the null reverse-path of a bounce.
-        auto boxes = detail::parse_address_list(raw);
-        m.return_path = boxes.empty() ? std::string() : std::move(boxes.front().address);
-      }
+      case known_field::message_id:
+        if (!seen_message_id) {
+          auto ids = detail::parse_msg_ids(raw);
+          if (!ids.empty()) m.message_id = std::move(ids.front());
+        }
+        seen_message_id = true;
+        break;
+      case known_field::in_reply_to:
+        if (!seen_in_reply_to) {
+          auto ids = detail::parse_msg_ids(raw);
+          if (!ids.empty()) m.in_reply_to = std::move(ids.front());
+        }
+        seen_in_reply_to = true;
+        break;
+      case known_field::references:
+        if (!seen_references) m.references = detail::parse_msg_ids(raw);
+        seen_references = true;
+        break;
+      case known_field::return_path:
+        if (!m.return_path) {
+          // RFC 5321 §4.4: "<>" is the null reverse-path of a bounce.
+          auto boxes = detail::parse_address_list(raw);
+          m.return_path = boxes.empty() ? std::string() : std::move(boxes.front().address);
+        }
+        break;
+      case known_field::other:
+        break;
     }
     m.headers.push_back(header_field{std::move(name), std::move(value)});
   }
-  if (has_field(h, "Content-Type")) {
-    const mimetic::ContentType& ct = h.contentType();
-    m.content_type = lower(ct.type()) + "/" + lower(ct.subtype());
+  if (const mimetic::ContentType* ct = types.of(top)) {
+    m.content_type = lower(ct->type()) + "/" + lower(ct->subtype());
     detail::sanitize_header_text(m.content_type);
     if (m.content_type == "/") m.content_type = "text/plain";
   } else {
@@ -478,7 +501,9 @@ std::expected<parsed_message, parse_error> parse_checked(std::string_view raw, c
   if (!normalized) return std::unexpected(std::move(normalized.error()));
   const std::string& text = *normalized;
 
-  mimetic::MimeEntity top(byte_iterator(text.data()), byte_iterator(text.data() + text.size()));
+  mimetic::MimeEntity top;
+  detail::body_spans spans;
+  detail::parse_structure(text, top, spans);
   if (top.header().empty()) {
     return std::unexpected(parse_error{parse_errc::no_headers, "no header fields"});
   }
@@ -486,8 +511,9 @@ std::expected<parsed_message, parse_error> parse_checked(std::string_view raw, c
     return std::unexpected(parse_error{parse_errc::too_many_parts, "more than max_parts body parts"});
   }
   parsed_message m;
-  extract_headers(top, m);
-  extract_body(top, m, limits);
+  content_types types;
+  extract_headers(top, types, m);
+  extract_body(top, spans, types, m, limits);
   return m;
 }
 

@@ -10,7 +10,8 @@ namespace supportd::mime::detail {
 /// `invalid` is set when bytes outside the alphabet or a dangling sextet were met.
 std::string base64_decode(std::string_view in, bool& invalid);
 
-/// Quoted-printable body (RFC 2045 §6.7), soft line breaks removed; via mimetic's decoder.
+/// Quoted-printable body (RFC 2045 §6.7), soft line breaks removed; exactly as mimetic's
+/// QP::Decoder decodes it.
 std::string qp_decode(std::string_view in);
 
 /// RFC 2047 §4.2 "Q" encoding ('_' is space); false when an '=' escape is malformed.
