@@ -24,6 +24,42 @@ bool contains(std::string_view hay, std::string_view needle) {
   return hay.find(needle) != std::string_view::npos;
 }
 
+// The checks below compare lower(text) with lower-case constants; these do it without building
+// lower(text), which was most of the guard's cost (a heap string per header, per message).
+char lower_char(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+/// lower(text).starts_with(prefix)
+bool lower_starts_with(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i)
+    if (lower_char(text[i]) != prefix[i]) return false;
+  return true;
+}
+
+/// lower(text) == other
+bool lower_equals(std::string_view text, std::string_view other) {
+  return text.size() == other.size() && lower_starts_with(text, other);
+}
+
+/// lower(text).ends_with(suffix)
+bool lower_ends_with(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() &&
+         lower_starts_with(text.substr(text.size() - suffix.size()), suffix);
+}
+
+/// contains(lower(text), needle)
+bool lower_contains(std::string_view text, std::string_view needle) {
+  if (needle.empty()) return true;
+  for (std::size_t i = 0; i + needle.size() <= text.size(); ++i)
+    if (lower_starts_with(text.substr(i), needle)) return true;
+  return false;
+}
+
+bool is_ours(const guard_settings& settings, std::string_view address) {
+  return std::any_of(settings.our_addresses.begin(), settings.our_addresses.end(),
+                     [&](const std::string& ours) { return lower_equals(address, ours); });
+}
+
 guard_verdict deny(std::string rule, std::string reason) {
   return {false, std::move(rule), std::move(reason)};
 }
@@ -75,7 +111,7 @@ guard_verdict should_auto_reply(const mime::parsed_message& msg, const guard_set
     // The keyword may be followed by parameters or a comment: "no (human)" is still "no".
     std::string_view keyword = trim(*v);
     keyword = keyword.substr(0, std::min(keyword.find_first_of(" \t;("), keyword.size()));
-    if (lower(keyword) != "no") return deny("auto-submitted", "Auto-Submitted: " + std::string(trim(*v)));
+    if (!lower_equals(keyword, "no")) return deny("auto-submitted", "Auto-Submitted: " + std::string(trim(*v)));
   }
   // A null reverse-path is a delivery status notification (RFC 3834 §2, RFC 5321 §4.5.5).
   if (msg.return_path && msg.return_path->empty())
@@ -89,52 +125,49 @@ guard_verdict should_auto_reply(const mime::parsed_message& msg, const guard_set
     return deny("auto-response-suppress", "X-Auto-Response-Suppress: " + std::string(trim(*v)));
   // RFC 3834 §2 and RFC 2369: list and bulk mail is never answered.
   for (const auto& h : msg.headers)
-    if (lower(h.name).starts_with("list-"))
+    if (lower_starts_with(h.name, "list-"))
       return deny("mailing-list", h.name + " present");
   if (auto v = msg.header("Precedence")) {
-    std::string p = lower(trim(*v));
-    if (p == "bulk" || p == "list" || p == "junk")
-      return deny("precedence", "Precedence: " + p);
+    const std::string_view p = trim(*v);
+    if (lower_equals(p, "bulk") || lower_equals(p, "list") || lower_equals(p, "junk"))
+      return deny("precedence", "Precedence: " + lower(p));
   }
   // Receiving server verdicts: answering spam or forged senders is backscatter.
-  if (auto v = msg.header("X-Spam-Flag"); v && lower(trim(*v)).starts_with("yes"))
+  if (auto v = msg.header("X-Spam-Flag"); v && lower_starts_with(trim(*v), "yes"))
     return deny("spam", "X-Spam-Flag: YES");
-  if (auto v = msg.header("X-Spam-Status"); v && lower(trim(*v)).starts_with("yes"))
+  if (auto v = msg.header("X-Spam-Status"); v && lower_starts_with(trim(*v), "yes"))
     return deny("spam", "X-Spam-Status: Yes");
   for (const auto& h : msg.headers)
-    if (lower(h.name) == "authentication-results" && contains(lower(h.value), "dmarc=fail"))
+    if (lower_equals(h.name, "authentication-results") && lower_contains(h.value, "dmarc=fail"))
       return deny("dmarc-fail", "Authentication-Results: dmarc=fail");
 
   if (!msg.from || msg.from->address.empty())
     return deny("no-sender", "no usable From address");
-  const std::string to = reply_address(msg);
-  const std::string from = lower(msg.from->address);
-  for (const std::string& addr : {from, lower(to)}) {
-    if (std::find(settings.our_addresses.begin(), settings.our_addresses.end(), addr) !=
-        settings.our_addresses.end())
-      return deny("own-address", "sent from our own address " + addr);
-    std::string_view local(addr);
-    local = local.substr(0, local.find('@'));
-    if (is_system_local_part(local)) return deny("system-sender", "system sender " + addr);
+  const std::string_view from = msg.from->address;
+  const std::string_view to = msg.reply_to && !msg.reply_to->address.empty()
+                                  ? std::string_view(msg.reply_to->address)
+                                  : from;  // reply_address()
+  for (const std::string_view addr : {from, to}) {
+    if (is_ours(settings, addr)) return deny("own-address", "sent from our own address " + lower(addr));
+    std::string_view local = addr.substr(0, addr.find('@'));
+    if (is_system_local_part(lower(local))) return deny("system-sender", "system sender " + lower(addr));
   }
   // Our own replies coming back (loops): our Message-ID domain or our loop header.
-  if (!settings.our_message_id_domain.empty() &&
-      lower(msg.message_id).ends_with("@" + settings.our_message_id_domain))
+  if (!settings.our_message_id_domain.empty() && msg.message_id.size() > settings.our_message_id_domain.size() &&
+      lower_ends_with(msg.message_id, settings.our_message_id_domain) &&
+      msg.message_id[msg.message_id.size() - settings.our_message_id_domain.size() - 1] == '@')
     return deny("own-message", "Message-ID on our domain " + msg.message_id);
   for (const auto& h : msg.headers)
-    if (lower(h.name) == "x-loop")
+    if (lower_equals(h.name, "x-loop"))
       for (const auto& ours : settings.our_addresses)
-        if (contains(lower(h.value), ours)) return deny("loop", "X-Loop: " + h.value);
+        if (lower_contains(h.value, ours)) return deny("loop", "X-Loop: " + h.value);
   if (is_auto_reply_subject(msg.subject))
     return deny("auto-reply-subject", "subject looks automatic: " + msg.subject);
   // RFC 5230 §4.5: do not answer mail that was not sent to one of our addresses (Bcc, lists).
   if (settings.require_addressed && !settings.our_addresses.empty()) {
     bool addressed = false;
     for (const auto* list : {&msg.to, &msg.cc})
-      for (const auto& mb : *list)
-        addressed = addressed || std::find(settings.our_addresses.begin(),
-                                           settings.our_addresses.end(),
-                                           lower(mb.address)) != settings.our_addresses.end();
+      for (const auto& mb : *list) addressed = addressed || is_ours(settings, mb.address);
     if (!addressed) return deny("not-addressed", "none of our addresses is in To or Cc");
   }
   return {};
