@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstdint>
 #include <ctime>
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -432,14 +434,91 @@ decltype(auto) guarded(const char* op, F&& f) {
 
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+// Checkpoints the WAL on a thread and connection of its own, so no commit waits for one.
+// SQLite's automatic checkpoint runs inside the commit that crosses 1,000 WAL pages and
+// fsyncs the database file there (p99 of an insert: ~23 ms against ~0.3 ms otherwise); the
+// WAL hook only asks this thread instead (https://sqlite.org/c3ref/wal_hook.html).
+class checkpointer {
+ public:
+  explicit checkpointer(std::filesystem::path path) : path_(std::move(path)) {}
+  ~checkpointer() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+  checkpointer(const checkpointer&) = delete;
+  checkpointer& operator=(const checkpointer&) = delete;
+
+  void request() {
+    std::lock_guard lock(mutex_);
+    pending_ = true;
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    wake_.notify_one();
+  }
+
+ private:
+  void run() {
+    std::unique_ptr<SQLite::Database> db;
+    std::unique_lock lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [this] { return stop_ || pending_; });
+      if (stop_) return;  // the last connection to close checkpoints anyway
+      pending_ = false;
+      lock.unlock();
+      try {
+        if (!db) {
+          db = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE);
+          // A connection sees the WAL only once it has read the database.
+          db->exec("SELECT count(*) FROM sqlite_master");
+        }
+        // PASSIVE: copies what no reader still needs, never blocks writers or readers.
+        sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                  nullptr);
+      } catch (const std::exception&) {
+        db.reset();  // tried again at the next request; commits keep working meanwhile
+      }
+      lock.lock();
+    }
+  }
+
+  std::filesystem::path path_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool pending_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
 struct store::impl {
-  // Declared first so it is destroyed last, after every cached statement.
+  // Declared first so it is destroyed last, after every cached statement and the checkpointer
+  // (whose connection must close first, so that this one checkpoints the rest when it closes).
   SQLite::Database db;
   int version = 0;
   std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> statements;
+  checkpointer checkpoints;
 
   explicit impl(const std::filesystem::path& path)
-      : db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE) {
+      : db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE), checkpoints(path) {
+    // Replaces the automatic checkpoint (same threshold, 1,000 pages): see checkpointer. Should
+    // the thread fall behind (a reader holding an old snapshot), the commit that finds 20,000
+    // pages (~80 MB) checkpoints itself, so the WAL stays bounded.
+    sqlite3_wal_hook(
+        db.getHandle(),
+        [](void* self, sqlite3* handle, const char* name, int pages) -> int {
+          if (pages >= 20000)
+            sqlite3_wal_checkpoint_v2(handle, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+          else if (pages >= 1000)
+            static_cast<impl*>(self)->checkpoints.request();
+          return SQLITE_OK;
+        },
+        this);
     // Several connections write (the poller, its SMTP senders, the agents' page). SQLite's own
     // busy timeout sleeps 1, 2, 5, 10… ms between tries; a sender recording "sent" must not
     // sleep that long after the SMTP server's OK, so waiting writers retry every 100 µs (5 s).

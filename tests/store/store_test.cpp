@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -412,6 +414,28 @@ TEST_F(store_test, participants_are_case_insensitive) {
 
   const auto other = s.create_thread(customer_thread("bob@example.com"));
   EXPECT_FALSE(s.is_participant(other.id, "carol@example.org"));
+}
+
+// The WAL is checkpointed into the database file in the background while the store stays open
+// (no commit runs the checkpoint itself, and the WAL does not grow without bound).
+TEST_F(store_test, wal_is_checkpointed_in_the_background) {
+  store s(path_);
+  const auto before = fs::file_size(path_);
+  const std::string body(16 * 1024, 'x');
+  for (int i = 1; i <= 400; ++i) {  // ~5 pages each: past the 1,000-page threshold
+    const auto t = s.create_thread(customer_thread());
+    auto m = decided_row(key(i), t.id, "m" + std::to_string(i) + "@example.com");
+    m.body = body;
+    s.note_seen(key(i));
+    s.record_inbound(m);
+  }
+  auto grown = fs::file_size(path_);
+  for (int tries = 0; tries < 100 && grown < before + 4 * 1024 * 1024; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    grown = fs::file_size(path_);
+  }
+  EXPECT_GE(grown, before + 4 * 1024 * 1024) << "pages stayed in the WAL";
+  EXPECT_EQ(s.inbound(key(400))->body, body);
 }
 
 // --- Outbox ---------------------------------------------------------------------------------
