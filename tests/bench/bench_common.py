@@ -140,40 +140,24 @@ def header_id(head, name):
 
 
 class counting_sink(mailservers.SinkHandler):
-    """The harness's sink, numbering files with a counter. The harness's own handler lists its
-    folder for every message to find the next number, which makes a 10,000-message drain
-    quadratic (~15 ms per message once 20,000 files are there) and would be charged to both
-    supportd and the floor. It also keeps `count` current, so waiting costs no listing.
+    """The harness's sink, which also keeps `count` current (waiting costs no folder listing)
+    and adds to each NNNNNN.json `received` (time.monotonic(), CLOCK_MONOTONIC, comparable
+    across processes on this machine, taken when the DATA is complete, before any file is
+    written), `received_unix`, and the reply's `in_reply_to` and `message_id` (without angle
+    brackets)."""
 
-    Each NNNNNN.json also holds `received` (time.monotonic(), CLOCK_MONOTONIC, comparable across
-    processes on this machine) taken when the DATA is complete, before any file is written, and
-    the reply's `in_reply_to` and `message_id` (without angle brackets)."""
-
-    def __init__(self, sd):
-        super().__init__(sd)
-        self.n = 0
-
-    async def handle_DATA(self, server, session, envelope):
-        received, received_unix = time.monotonic(), time.time()
-        self.n += 1
-        base = os.path.join(self.sd, f"{self.n:06d}")
-        data = envelope.original_content
-        if data is None:
-            data = envelope.content if isinstance(envelope.content, bytes) else b""
-        with open(base + ".eml", "wb") as f:
-            f.write(data)
+    def record(self, session, envelope, data, received):
         head = data.split(b"\r\n\r\n", 1)[0]
-        mailservers.write_json(base + ".json", {
-            "mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
-            "eml": os.path.basename(base + ".eml"),
-            "peer": f"{session.peer[0]}:{session.peer[1]}" if session.peer else None,
-            "received": received, "received_unix": received_unix,
-            "in_reply_to": header_id(head, b"In-Reply-To"),
-            "message_id": header_id(head, b"Message-ID")})
+        out = super().record(session, envelope, data, received)
+        out.update({"received": received[0], "received_unix": received[1],
+                    "in_reply_to": header_id(head, b"In-Reply-To"),
+                    "message_id": header_id(head, b"Message-ID")})
+        return out
+
+    def stored(self, n):
         with open(os.path.join(self.sd, "count.tmp"), "w") as f:
-            f.write(str(self.n))
+            f.write(str(n))
         os.replace(os.path.join(self.sd, "count.tmp"), os.path.join(self.sd, "count"))
-        return f"250 OK queued as {self.n:06d}"
 
 
 def serve_sink(folder, port):

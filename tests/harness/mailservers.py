@@ -315,6 +315,7 @@ class SinkHandler:
         rule = reject_rule(self.sd)
         if rule and rule[1] == "data":
             return reply_for(rule[0])
+        received = (time.monotonic(), time.time())
         self.count += 1
         n = self.count
         base = os.path.join(self.sd, f"{n:06d}")
@@ -324,17 +325,27 @@ class SinkHandler:
         with open(base + ".eml.tmp", "wb") as f:
             f.write(data)
         os.replace(base + ".eml.tmp", base + ".eml")
-        write_json(base + ".json", {
+        record = self.record(session, envelope, data, received)
+        record["eml"] = os.path.basename(base + ".eml")
+        write_json(base + ".json", record)
+        self.stored(n)
+        return "250 OK queued as " + f"{n:06d}"
+
+    def record(self, session, envelope, data, received):
+        """What NNNNNN.json says about a message; `received` is (monotonic, unix) time at the
+        end of DATA. Subclasses add to it."""
+        return {
             "mail_from": envelope.mail_from,
             "rcpt_tos": list(envelope.rcpt_tos),
             "auth_user": (session.auth_data.login.decode("utf-8", "replace")
                           if session.authenticated and hasattr(session.auth_data, "login")
                           else None),
-            "eml": os.path.basename(base + ".eml"),
             # The client's address:port: equal for messages sent over one connection.
             "peer": f"{session.peer[0]}:{session.peer[1]}" if session.peer else None,
-        })
-        return "250 OK queued as " + f"{n:06d}"
+        }
+
+    def stored(self, n):
+        """Called once message n is on disk (its JSON last)."""
 
 
 def smtp_authenticator(server, session, envelope, mechanism, auth_data):
