@@ -1145,6 +1145,8 @@ std::int64_t store::queue_reply(const outbox_row& row) {
   });
 }
 
+void store::release_memory() { sqlite3_db_release_memory(impl_->db.getHandle()); }
+
 std::vector<outbox_row> store::due_outbox(std::int64_t now, std::size_t limit, std::size_t shard,
                                           std::size_t shards) {
   return guarded("due_outbox", [&] {

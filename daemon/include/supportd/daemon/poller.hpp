@@ -57,6 +57,7 @@ class poller {
   /// The whole due outbox, blocking.
   void deliver_outbox(cycle_report& report);
   void note_rate_limited();
+  void release_memory();
   void flag_finished(std::int64_t uidvalidity, cycle_report& report);
   void process_pending(std::int64_t uidvalidity, cycle_report& report);
   /// Raises the priority of escalated threads past their deadline; queues the daily digest.

@@ -202,6 +202,9 @@ class store {
   /// Threads by status.
   [[nodiscard]] std::map<std::string, std::int64_t> thread_tallies();
 
+  /// Frees this connection's page cache (it refills from the OS's cache on the next query).
+  void release_memory();
+
   // --- Outbox.
   std::int64_t queue_reply(const outbox_row& row);
   /// Queued rows due at or before `now`, oldest first. With `shards` > 1 only the rows whose id
