@@ -9,62 +9,109 @@ std::uint32_t aho_corasick::add(std::string_view pattern) {
   std::uint32_t state = 0;
   for (const char ch : pattern) {
     const auto byte = static_cast<unsigned char>(ch);
-    const auto& out = nodes_[state].edges;
+    const auto& out = trie_[state].edges;
     const auto it =
-        std::find_if(out.begin(), out.end(), [&](const edge& e) { return e.byte == byte; });
+        std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == byte; });
     if (it != out.end()) {
-      state = it->target;
+      state = it->second;
       continue;
     }
-    const auto created = static_cast<std::uint32_t>(nodes_.size());
-    nodes_[state].edges.push_back({byte, created});
-    nodes_.emplace_back();
+    const auto created = static_cast<std::uint32_t>(trie_.size());
+    trie_[state].edges.emplace_back(byte, created);
+    trie_.emplace_back();
     state = created;
   }
-  if (nodes_[state].pattern == no_pattern) {
-    nodes_[state].pattern = static_cast<std::uint32_t>(lengths_.size());
+  if (trie_[state].pattern == no_pattern) {
+    trie_[state].pattern = static_cast<std::uint32_t>(lengths_.size());
     lengths_.push_back(pattern.size());
   }
-  return nodes_[state].pattern;
+  return trie_[state].pattern;
 }
 
 void aho_corasick::build() {
   byte_class_.fill(0);
   classes_ = 1;
-  for (const node& n : nodes_) {
-    for (const edge& e : n.edges) {
-      if (byte_class_[e.byte] == 0) byte_class_[e.byte] = static_cast<std::uint16_t>(classes_++);
+  for (const trie_node& n : trie_) {
+    for (const auto& [byte, target] : n.edges) {
+      if (byte_class_[byte] == 0) byte_class_[byte] = static_cast<std::uint16_t>(classes_++);
     }
   }
-  delta_.assign(nodes_.size() * classes_, 0);
-  output_node_.assign(nodes_.size(), 0);
 
-  // Breadth-first, so a state's failure target (always shallower) is complete before it.
-  std::deque<std::uint32_t> queue;
-  for (const edge& e : nodes_[0].edges) {
-    delta_[byte_class_[e.byte]] = e.target;
-    queue.push_back(e.target);
-  }
-  while (!queue.empty()) {
-    const std::uint32_t s = queue.front();
-    queue.pop_front();
-    node& n = nodes_[s];
-    const std::uint32_t f = n.fail;
-    n.dict_link = nodes_[f].pattern != no_pattern ? f : nodes_[f].dict_link;
-    output_node_[s] = n.pattern != no_pattern ? s : n.dict_link;
-    // Missing transitions behave as the failure state's.
-    std::copy_n(delta_.begin() + static_cast<std::ptrdiff_t>(f * classes_), classes_,
-                delta_.begin() + static_cast<std::ptrdiff_t>(s * classes_));
-    for (const edge& e : n.edges) {
-      nodes_[e.target].fail = delta_[f * classes_ + byte_class_[e.byte]];
-      delta_[s * classes_ + byte_class_[e.byte]] = e.target;
-      queue.push_back(e.target);
+  // Number the states breadth-first: depth order, so the dense ones come first.
+  const std::size_t n = trie_.size();
+  std::vector<std::uint32_t> order;  // new id → trie index
+  std::vector<std::uint32_t> id_of(n, 0);
+  std::vector<std::size_t> depth(n, 0);
+  order.reserve(n);
+  order.push_back(0);
+  dense_states_ = 0;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const std::uint32_t t = order[k];
+    id_of[t] = static_cast<std::uint32_t>(k);
+    if (depth[t] <= dense_depth) dense_states_ = static_cast<std::uint32_t>(k + 1);
+    for (const auto& [byte, target] : trie_[t].edges) {
+      depth[target] = depth[t] + 1;
+      order.push_back(target);
     }
-    n.edges.clear();
-    n.edges.shrink_to_fit();
   }
-  nodes_[0].edges.clear();
-  nodes_[0].edges.shrink_to_fit();
+
+  pattern_.assign(n, no_pattern);
+  dict_link_.assign(n, 0);
+  states_.assign(n, state_info{});
+  edges_.clear();
+  // Trie edges of every state (by new id), sorted by byte class; kept for the deep states.
+  std::vector<std::vector<edge>> trie_edges(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    const trie_node& node = trie_[order[k]];
+    pattern_[k] = node.pattern;
+    for (const auto& [byte, target] : node.edges) trie_edges[k].push_back({byte_class_[byte], id_of[target]});
+    std::sort(trie_edges[k].begin(), trie_edges[k].end(),
+              [](const edge& a, const edge& b) { return a.byte_class < b.byte_class; });
+  }
+  for (std::size_t k = dense_states_; k < n; ++k) {
+    states_[k].edge_begin = static_cast<std::uint32_t>(edges_.size());
+    states_[k].edge_count = static_cast<std::uint32_t>(trie_edges[k].size());
+    edges_.insert(edges_.end(), trie_edges[k].begin(), trie_edges[k].end());
+  }
+
+  // Failure links in breadth-first (= id) order: a state's failure target is shallower, so its
+  // transitions are known when they are needed. Missing transitions of a dense state behave as
+  // its failure state's.
+  delta_.assign(static_cast<std::size_t>(dense_states_) * classes_, 0);
+  auto transition = [&](std::uint32_t s, std::uint16_t c) {
+    while (true) {
+      if (s < dense_states_) return delta_[s * classes_ + c];
+      for (const edge& e : trie_edges[s]) {
+        if (e.byte_class == c) return e.target;
+      }
+      s = states_[s].fail;
+    }
+  };
+  for (std::uint32_t s = 0; s < n; ++s) {
+    const std::uint32_t f = states_[s].fail;
+    if (s != 0) {
+      dict_link_[s] = pattern_[f] != no_pattern ? f : dict_link_[f];
+      states_[s].output = pattern_[s] != no_pattern ? s : dict_link_[s];
+    }
+    if (s < dense_states_) {
+      if (s != 0) {
+        std::copy_n(delta_.begin() + static_cast<std::ptrdiff_t>(f * classes_), classes_,
+                    delta_.begin() + static_cast<std::ptrdiff_t>(s * classes_));
+      }
+    }
+    for (const edge& e : trie_edges[s]) {
+      states_[e.target].fail = s == 0 ? 0 : transition(f, e.byte_class);
+      if (s < dense_states_) delta_[s * classes_ + e.byte_class] = e.target;
+    }
+  }
+  trie_.clear();
+  trie_.shrink_to_fit();
+}
+
+std::size_t aho_corasick::table_bytes() const {
+  return delta_.size() * sizeof(std::uint32_t) + edges_.size() * sizeof(edge) +
+         states_.size() * sizeof(state_info) +
+         (pattern_.size() + dict_link_.size()) * sizeof(std::uint32_t);
 }
 
 }  // namespace supportd::classifier::detail

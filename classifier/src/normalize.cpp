@@ -1,16 +1,17 @@
 // normalize() and detect_language(): the ICU side of the classifier.
 
 #include <unicode/normalizer2.h>
-#include <unicode/translit.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
 #include <unicode/uscript.h>
 #include <unicode/utf16.h>
 #include <unicode/utf8.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
-#include <memory>
+#include <cstring>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,9 @@
 namespace supportd::classifier {
 namespace {
 
+// First code point of the Han range the fast path handles without ICU.
+constexpr UChar32 table_han_begin = 0x3400;
+
 bool is_han(UChar32 c) {
   // CJK Unified Ideographs and Extension A are Han throughout (fully assigned since Unicode
   // 14): answering them here skips an ICU property lookup per Chinese character.
@@ -28,52 +32,12 @@ bool is_han(UChar32 c) {
   return uscript_getScript(c, &status) == USCRIPT_HAN && U_SUCCESS(status);
 }
 
-// ICU's "Traditional-Simplified" transliterator is the source of truth for T→S, but running
-// it costs ~0.6 µs per character (50+ µs for a short mail), far over the classifier's budget.
-// Its mapping of BMP Han characters is one character to one character, so it is run once per
-// process over every Han character in U+3400..U+9FFF (~80 ms) and its answers are kept in a
-// table; normalising a message is then a lookup per character.
-constexpr UChar32 table_first = 0x3400;
-constexpr UChar32 table_last = 0x9FFF;
-
-std::vector<char16_t> build_simplified_table() {
-  std::vector<char16_t> table(static_cast<std::size_t>(table_last - table_first + 1), 0);
-  UErrorCode status = U_ZERO_ERROR;
-  const std::unique_ptr<icu::Transliterator> t(icu::Transliterator::createInstance(
-      icu::UnicodeString::fromUTF8("Traditional-Simplified"), UTRANS_FORWARD, status));
-  if (U_FAILURE(status) || t == nullptr) return table;  // no ICU data: match without T→S
-  // One character per line, so each answer is read back at a known place.
-  icu::UnicodeString all;
-  std::vector<char16_t> inputs;
-  for (UChar32 c = table_first; c <= table_last; ++c) {
-    if (!is_han(c)) continue;
-    all.append(static_cast<char16_t>(c)).append(u'\n');
-    inputs.push_back(static_cast<char16_t>(c));
-  }
-  t->transliterate(all);
-  std::size_t index = 0;
-  std::int32_t start = 0;
-  for (std::int32_t i = 0; i < all.length() && index < inputs.size(); ++i) {
-    if (all.charAt(i) != u'\n') continue;
-    const char16_t in = inputs[index++];
-    // Only single-unit answers are kept; ICU gives no others in this range today.
-    if (i - start == 1 && all.charAt(start) != in && !U16_IS_SURROGATE(all.charAt(start))) {
-      table[static_cast<std::size_t>(in - table_first)] = all.charAt(start);
-    }
-    start = i + 1;
-  }
-  // Simplified text itself uses both 帐 and 账 for "account" (帐户/账户, 到帐/到账), and ICU
-  // turns 帳 into 帐: fold the variants so one keyword matches all three spellings.
-  static constexpr std::array<std::pair<char16_t, char16_t>, 2> variants{
-      {{u'帳', u'账'}, {u'帐', u'账'}}};
-  for (const auto& [from, to] : variants) table[static_cast<std::size_t>(from - table_first)] = to;
-  return table;
-}
-
-const std::vector<char16_t>& simplified_table() {
-  static const std::vector<char16_t> table = build_simplified_table();  // thread-safe once
-  return table;
-}
+// Traditional → Simplified for U+3400..U+9FFF: simplified_first, simplified_last and
+// simplified_table (0 = unchanged), generated at build time from ICU's "Traditional-Simplified"
+// transliterator by tools/gen_simplified_table.cpp. Running the transliterator costs ~0.6 µs
+// per character, and building it in the daemon cost ~80 ms and megabytes of rule tables for
+// what is a fixed one-to-one map.
+#include "simplified_table.inc"
 
 // Quotes, dashes and white space come in many code points that say the same thing; one
 // form each lets "can’t" match "can't" and "top-up" match "top up". All of them are in the
@@ -98,6 +62,151 @@ void collapse_spaces(std::string& s) {
   s.resize(kept);
 }
 
+// What the ICU path does to each UTF-16 unit after NFKC case folding.
+char16_t fold_unit(char16_t c) {
+  if (c >= simplified_first && c <= simplified_last) {
+    const char16_t s = simplified_table[c - simplified_first];
+    return s != 0 ? s : c;
+  }
+  return fold_punctuation(c);
+}
+
+// The ICU path: the whole text as UTF-16 through NFKC_Casefold, then fold_unit().
+void normalize_with_icu(std::string_view utf8, std::string& out) {
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* nfkc_cf = icu::Normalizer2::getNFKCCasefoldInstance(status);
+  thread_local icu::UnicodeString source;
+  thread_local icu::UnicodeString folded;
+  // Invalid UTF-8 becomes U+FFFD here rather than failing the whole message.
+  source = icu::UnicodeString::fromUTF8(
+      icu::StringPiece(utf8.data(), static_cast<std::int32_t>(utf8.size())));
+  folded.remove();
+  if (U_SUCCESS(status) && nfkc_cf != nullptr) nfkc_cf->normalize(source, folded, status);
+  if (U_FAILURE(status) || nfkc_cf == nullptr) folded = source;
+  for (std::int32_t i = 0; i < folded.length(); ++i) {
+    const char16_t c = folded.charAt(i);
+    if (const char16_t f = fold_unit(c); f != c) folded.setCharAt(i, f);
+  }
+  out.clear();
+  folded.toUTF8String(out);
+}
+
+// ASCII: NFKC is the identity and case folding is tolower.
+constexpr std::array<char, 128> ascii_folds = [] {
+  std::array<char, 128> t{};
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    char c = static_cast<char>(i);
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c < 0x20 || c == 0x7F || c == '-') c = ' ';  // fold_punctuation()
+    t[i] = c;
+  }
+  return t;
+}();
+
+// What the ICU path turns one character into, asked of ICU once per process for the
+// non-Han BMP characters mail uses most (Latin, punctuation, CJK symbols and kana, the
+// compatibility and full-width forms). The ICU path's result over a text equals the
+// concatenation of its per-character results when every character has a normalisation
+// boundary before it (it never combines with what precedes), so only such characters
+// whose result fits in 3 bytes are entered; any other character sends the whole text down
+// the ICU path.
+class fold_table {
+ public:
+  struct folded {
+    static constexpr std::uint8_t not_simple = 0xFF;
+    std::uint8_t size = not_simple;
+    std::array<char, 3> bytes{};
+  };
+
+  fold_table() {
+    UErrorCode status = U_ZERO_ERROR;
+    const icu::Normalizer2* nfkc_cf = icu::Normalizer2::getNFKCCasefoldInstance(status);
+    if (U_FAILURE(status) || nfkc_cf == nullptr) return;  // no ICU data: every text takes the ICU path
+    low_.resize(low_end - low_begin);
+    high_.resize(high_end - high_begin);
+    fill(*nfkc_cf, low_begin, low_);
+    fill(*nfkc_cf, high_begin, high_);
+  }
+
+  // The entry for `c`, or null when `c` is outside the table.
+  [[nodiscard]] const folded* find(UChar32 c) const noexcept {
+    if (c >= low_begin && c < low_end && !low_.empty()) return &low_[static_cast<std::size_t>(c - low_begin)];
+    if (c >= high_begin && c < high_end && !high_.empty()) return &high_[static_cast<std::size_t>(c - high_begin)];
+    return nullptr;
+  }
+
+ private:
+  static constexpr UChar32 low_begin = 0x80;
+  static constexpr UChar32 low_end = table_han_begin;
+  static constexpr UChar32 high_begin = 0xF900;
+  static constexpr UChar32 high_end = 0x10000;
+
+  static void fill(const icu::Normalizer2& nfkc_cf, UChar32 begin, std::vector<folded>& entries) {
+    std::string utf8;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const UChar32 c = begin + static_cast<UChar32>(i);
+      if ((c >= 0xD800 && c <= 0xDFFF) || !nfkc_cf.hasBoundaryBefore(c)) continue;
+      normalize_with_icu(std::string_view(code_point_utf8(c)), utf8);
+      if (utf8.size() > 3) continue;
+      entries[i].size = static_cast<std::uint8_t>(utf8.size());
+      std::copy(utf8.begin(), utf8.end(), entries[i].bytes.begin());
+    }
+  }
+
+  static std::string code_point_utf8(UChar32 c) {
+    std::string out;
+    icu::UnicodeString(c).toUTF8String(out);
+    return out;
+  }
+
+  std::vector<folded> low_;
+  std::vector<folded> high_;
+};
+
+const fold_table& fold_table_instance() {
+  static const fold_table table;  // thread-safe once; ~15k ICU calls, a few ms
+  return table;
+}
+
+// The ICU path's result, character by character, when every character is ASCII, Han
+// (U+3400..U+4DBF, U+4E00..U+9FFF: NFKC-inert, boundaries on both sides; test_classifier
+// checks this against ICU) or a simple fold_table entry. False (and `out` unspecified)
+// otherwise, and for invalid UTF-8.
+bool normalize_fast(std::string_view utf8, std::string& out) {
+  // No character grows by more than half its UTF-8 length: ASCII stays one byte, Han stays
+  // three, and fold_table results are at most three bytes for inputs of two or more.
+  out.resize(utf8.size() + utf8.size() / 2 + 3);
+  char* w = out.data();
+  const auto* s = reinterpret_cast<const std::uint8_t*>(utf8.data());
+  const auto length = static_cast<std::int32_t>(utf8.size());
+  const fold_table* table = nullptr;
+  std::int32_t i = 0;
+  while (i < length) {
+    if (s[i] < 0x80) {
+      *w++ = ascii_folds[s[i]];
+      ++i;
+      continue;
+    }
+    UChar32 c = 0;
+    U8_NEXT(s, i, length, c);
+    if (c < 0) return false;
+    if ((c >= table_han_begin && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF)) {
+      const char16_t f = fold_unit(static_cast<char16_t>(c));  // stays in U+3400..U+9FFF
+      *w++ = static_cast<char>(0xE0 | (f >> 12));
+      *w++ = static_cast<char>(0x80 | ((f >> 6) & 0x3F));
+      *w++ = static_cast<char>(0x80 | (f & 0x3F));
+      continue;
+    }
+    if (table == nullptr) table = &fold_table_instance();
+    const fold_table::folded* f = table->find(c);
+    if (f == nullptr || f->size == fold_table::folded::not_simple) return false;
+    std::memcpy(w, f->bytes.data(), f->size);
+    w += f->size;
+  }
+  out.resize(static_cast<std::size_t>(w - out.data()));
+  return true;
+}
+
 }  // namespace
 
 namespace detail {
@@ -105,45 +214,12 @@ namespace detail {
 void normalize_into(std::string_view utf8, std::string& out) {
   out.clear();
   out.reserve(utf8.size());
-  bool ascii = true;
-  for (const char ch : utf8) {
-    if (static_cast<unsigned char>(ch) >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) {
-    // Pure ASCII (most English mail): NFKC is the identity and case folding is tolower,
-    // so ICU is skipped on the hot path.
-    for (const char ch : utf8) {
-      char c = ch;
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      out.push_back(static_cast<char>(fold_punctuation(static_cast<char16_t>(c))));
-    }
-  } else {
-    UErrorCode status = U_ZERO_ERROR;
-    const icu::Normalizer2* nfkc_cf = icu::Normalizer2::getNFKCCasefoldInstance(status);
-    thread_local icu::UnicodeString source;
-    thread_local icu::UnicodeString folded;
-    // Invalid UTF-8 becomes U+FFFD here rather than failing the whole message.
-    source = icu::UnicodeString::fromUTF8(
-        icu::StringPiece(utf8.data(), static_cast<std::int32_t>(utf8.size())));
-    folded.remove();
-    if (U_SUCCESS(status) && nfkc_cf != nullptr) nfkc_cf->normalize(source, folded, status);
-    if (U_FAILURE(status) || nfkc_cf == nullptr) folded = source;
-    // One pass: Traditional → Simplified (only Han characters have entries) and punctuation.
-    const std::vector<char16_t>& simplified = simplified_table();
-    for (std::int32_t i = 0; i < folded.length(); ++i) {
-      char16_t c = folded.charAt(i);
-      if (c >= table_first && c <= table_last) {
-        if (const char16_t s = simplified[static_cast<std::size_t>(c - table_first)]; s != 0) c = s;
-      } else {
-        c = fold_punctuation(c);
-      }
-      if (c != folded.charAt(i)) folded.setCharAt(i, c);
-    }
-    folded.toUTF8String(out);
-  }
+  if (!normalize_fast(utf8, out)) normalize_with_icu(utf8, out);
+  collapse_spaces(out);
+}
+
+void normalize_with_icu_into(std::string_view utf8, std::string& out) {
+  normalize_with_icu(utf8, out);
   collapse_spaces(out);
 }
 
@@ -166,12 +242,15 @@ std::string detect_language(std::string_view subject, std::string_view body) {
     const auto length = static_cast<std::int32_t>(text.size());
     std::int32_t i = 0;
     while (i < length) {
+      if (s[i] < 0x80) {  // ASCII without U8_NEXT: most of every text
+        const std::uint8_t b = s[i++];
+        if ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') ++latin;
+        continue;
+      }
       UChar32 c = 0;
       U8_NEXT(s, i, length, c);
       if (c < 0) continue;
-      if (c < 0x80) {
-        if (detail::is_word_byte(static_cast<unsigned char>(c)) && !(c >= '0' && c <= '9')) ++latin;
-      } else if (is_han(c)) {
+      if (is_han(c)) {
         ++han;
       } else if (u_isalpha(c)) {
         ++latin;

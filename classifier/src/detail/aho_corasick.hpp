@@ -23,6 +23,8 @@ class aho_corasick {
 
   [[nodiscard]] std::size_t pattern_count() const { return lengths_.size(); }
   [[nodiscard]] std::size_t pattern_length(std::uint32_t id) const { return lengths_[id]; }
+  /// Bytes the scan tables take (for tests and sizing).
+  [[nodiscard]] std::size_t table_bytes() const;
 
   /// Calls on_match(pattern_id, begin, end) for every occurrence, in order of `end`,
   /// longest first among matches that end at the same byte.
@@ -30,33 +32,63 @@ class aho_corasick {
   void scan(std::string_view text, F&& on_match) const {
     std::uint32_t state = 0;
     for (std::size_t i = 0; i < text.size(); ++i) {
-      state = delta_[state * classes_ + byte_class_[static_cast<unsigned char>(text[i])]];
-      for (std::uint32_t s = output_node_[state]; s != 0; s = nodes_[s].dict_link) {
-        const std::uint32_t id = nodes_[s].pattern;
+      const std::uint16_t c = byte_class_[static_cast<unsigned char>(text[i])];
+      state = next(state, c);
+      for (std::uint32_t s = states_[state].output; s != 0; s = dict_link_[s]) {
+        const std::uint32_t id = pattern_[s];
         on_match(id, i + 1 - lengths_[id], i + 1);
       }
     }
   }
 
  private:
+  // The state after `state` reads a byte of class `c`.
+  [[nodiscard]] std::uint32_t next(std::uint32_t state, std::uint16_t c) const {
+    while (state >= dense_states_) {
+      // A deep state: its own trie edges, else the failure link (which is shallower).
+      const state_info& info = states_[state];
+      const edge* e = edges_.data() + info.edge_begin;
+      const edge* end = e + info.edge_count;
+      for (; e != end; ++e) {
+        if (e->byte_class == c) return e->target;
+      }
+      state = info.fail;
+    }
+    return delta_[state * classes_ + c];
+  }
+
   struct edge {
-    unsigned char byte;
+    std::uint16_t byte_class;
     std::uint32_t target;
   };
-  struct node {
-    std::vector<edge> edges;  // trie edges, only while building
+  // What a scan reads about a state, in one 16-byte record.
+  struct state_info {
+    std::uint32_t output = 0;  // first state reporting a match here, 0 = none
     std::uint32_t fail = 0;
-    std::uint32_t pattern = no_pattern;  // pattern ending exactly here
-    std::uint32_t dict_link = 0;         // nearest proper suffix node that ends a pattern
+    std::uint32_t edge_begin = 0;  // deep states: trie edges in edges_
+    std::uint32_t edge_count = 0;
+  };
+  struct trie_node {
+    std::vector<std::pair<unsigned char, std::uint32_t>> edges;
+    std::uint32_t pattern = no_pattern;
   };
 
-  // A full DFA (one table lookup per byte, no failure-link walks) over byte classes: bytes
-  // that occur in no pattern share class 0, which keeps the table small.
-  std::vector<node> nodes_{1};
+  // States are numbered breadth-first. The shallow ones, where a scan spends most of its
+  // time, get full DFA rows (one table lookup per byte); the deep ones keep only their trie
+  // edges and a failure link. A full DFA over all states (thousands of states × ~100 byte
+  // classes × 4 bytes, megabytes) missed the CPU caches on most bytes once parsing ran
+  // between two classify() calls; this layout takes tens of kilobytes.
+  static constexpr std::size_t dense_depth = 2;
+
+  std::vector<trie_node> trie_{1};  // only while building
   std::array<std::uint16_t, 256> byte_class_{};
-  std::size_t classes_ = 1;
-  std::vector<std::uint32_t> delta_;        // [state * classes_ + class] → next state
-  std::vector<std::uint32_t> output_node_;  // first node reporting a match in this state, 0 = none
+  std::size_t classes_ = 1;           // bytes that occur in no pattern share class 0
+  std::uint32_t dense_states_ = 0;    // states [0, dense_states_) have rows in delta_
+  std::vector<std::uint32_t> delta_;  // [state * classes_ + class] → next state
+  std::vector<state_info> states_;
+  std::vector<edge> edges_;
+  std::vector<std::uint32_t> pattern_;    // pattern ending exactly at the state, or no_pattern
+  std::vector<std::uint32_t> dict_link_;  // nearest proper suffix state that ends a pattern
   std::vector<std::size_t> lengths_;
 };
 
