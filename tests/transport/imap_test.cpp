@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <thread>
@@ -138,6 +139,64 @@ TEST_F(imap, fetch_returns_the_exact_bytes) {
     const auto raw = client.fetch(uids[i], st->uidvalidity);
     ASSERT_TRUE(raw.has_value()) << raw.error().message;
     EXPECT_EQ(*raw, crlf_bytes(files[i])) << files[i];
+  }
+}
+
+// Messages over 300 KiB on a connection that already carried large transfers: TCP has grown
+// the receive window, so the read that brings in the "* n FETCH ... {size}" line also brings a
+// large part of the literal. Debian's libcurl 7.88 counted that whole read against its 300 KiB
+// limit on response lines ("Too large response headers: 524288 > 307200" with a 512 KiB
+// buffer), whatever the message's line lengths. Every fetch must succeed on one login.
+TEST_F(imap, large_messages_fetch_on_a_warm_connection) {
+  const auto dir = servers_.dir() / "large";
+  std::filesystem::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& subject, std::size_t lines) {
+    std::ofstream out(dir / name, std::ios::binary);
+    out << "From: a@b.example\r\nTo: c@d.example\r\nSubject: " << subject << "\r\nMessage-ID: <" << name
+        << "@x.example>\r\n\r\n";
+    for (std::size_t i = 0; i < lines; ++i) out << std::string(70, 'y') << "\r\n";
+    return dir / name;
+  };
+  std::vector<std::filesystem::path> files{write("warm.eml", "warm", 3'000)};  // ~216 KB
+  for (int i = 0; i < 12; ++i) files.push_back(write("big" + std::to_string(i) + ".eml", "big", 14'000));  // 1 MB
+  files.push_back(write("long_line.eml", std::string(300'000, 'x'), 28'000));  // one 300,000-byte line
+  const auto uids = servers_.append(files);
+  ASSERT_EQ(uids.size(), files.size());
+  const int logins_before = login_count();
+  imap_client client(harness_endpoint(servers_.imap_url()));
+  const auto st = client.status();
+  ASSERT_TRUE(st.has_value()) << st.error().message;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const auto raw = client.fetch(uids[i], st->uidvalidity);
+    ASSERT_TRUE(raw.has_value()) << files[i].filename() << ": " << raw.error().message;
+    EXPECT_EQ(*raw, crlf_bytes(files[i])) << files[i].filename();
+  }
+  EXPECT_EQ(login_count() - logins_before, 1) << "a fetch needed a new connection";
+}
+
+// INTERNALDATE of a thousand messages. libcurl 7.88 (Debian) counts a custom command's
+// untagged lines quadratically against its 300 KiB limit: one command for 100 messages failed
+// every time, and the poller's backlog rule then got no arrival times at all.
+TEST_F(imap, internal_dates_of_a_thousand_messages) {
+  const auto dir = servers_.dir() / "many";
+  std::filesystem::create_directories(dir);
+  std::vector<std::filesystem::path> files;
+  for (int i = 0; i < 1'000; ++i) {
+    files.push_back(dir / (std::to_string(i) + ".eml"));
+    std::ofstream(files.back(), std::ios::binary) << "Subject: " << i << "\r\n\r\nx\r\n";
+  }
+  const auto uids = servers_.append(files);
+  ASSERT_EQ(uids.size(), files.size());
+  imap_client client(harness_endpoint(servers_.imap_url()));
+  const auto st = client.status();
+  ASSERT_TRUE(st.has_value()) << st.error().message;
+  const auto dates = client.internal_dates(uids.front(), uids.back(), st->uidvalidity);
+  ASSERT_TRUE(dates.has_value()) << dates.error().message;
+  ASSERT_EQ(dates->size(), uids.size());
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  for (std::size_t i = 0; i < uids.size(); ++i) {
+    EXPECT_EQ((*dates)[i].first, uids[i]);
+    EXPECT_LE(std::abs((*dates)[i].second - now), 600) << uids[i];
   }
 }
 
@@ -294,6 +353,36 @@ TEST(imap_timeout, silent_server_times_out_as_transient) {
   ASSERT_FALSE(st.has_value());
   EXPECT_EQ(st.error().kind, error_kind::transient) << st.error().message;
   EXPECT_LT(clock_type::now() - started, 8s);
+}
+
+// A response over libcurl's 300 KiB limit on response lines that a new connection does not
+// repeat (untagged updates queued for the old session) is retried once, transparently.
+TEST(imap_scripted, response_over_the_line_limit_is_retried_on_a_new_connection) {
+  scripted_imap server(1, 400'000);
+  imap_client client(harness_endpoint(server.url()));
+  const auto raw = client.fetch(1, 7);
+  ASSERT_TRUE(raw.has_value()) << raw.error().message;
+  EXPECT_EQ(*raw, scripted_imap::body);
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(server.fetches(), 2);
+}
+
+// Over the limit again on the new connection: a fetch fails as permanent (the poller then
+// quarantines the message after max_attempts instead of stopping at it every cycle), with a
+// reason an agent can read, after exactly one retry.
+TEST(imap_scripted, response_over_the_line_limit_twice_is_permanent_for_a_fetch) {
+  scripted_imap server(1'000, 400'000);
+  imap_client client(harness_endpoint(server.url()));
+  const auto raw = client.fetch(1, 7);
+  ASSERT_FALSE(raw.has_value());
+  EXPECT_EQ(raw.error().kind, error_kind::permanent) << raw.error().message;
+  EXPECT_EQ(raw.error().code, 56);  // CURLE_RECV_ERROR
+  EXPECT_NE(raw.error().message.find("300 KiB"), std::string::npos) << raw.error().message;
+  EXPECT_NE(raw.error().message.find("Too large response headers"), std::string::npos) << raw.error().message;
+  EXPECT_EQ(server.fetches(), 2);
+  // The client recovers for the next operation (a new connection each time here).
+  EXPECT_FALSE(client.fetch(1, 7).has_value());
+  EXPECT_EQ(server.fetches(), 4);
 }
 
 }  // namespace

@@ -20,16 +20,36 @@ struct imap_client::impl {
   std::string mailbox = "INBOX";
   std::unique_ptr<detail::curl_session> session;
   std::int64_t search_window = 5000;
+  // UIDs per INTERNALDATE command. libcurl 7.88 (Debian) allows one transfer's response lines
+  // 300 KiB (see curl_session.cpp), and counts them quadratically for a custom command: each
+  // untagged line ends a Curl_pp_readresp() call, which parks the rest of its read in the
+  // pingpong cache and counts it again when the next call replays it. n lines of ~70-80 bytes
+  // that arrive in one read count ~40·n² bytes: 2,000 failed, 100 is borderline, 50 is ~100 KB.
+  std::int64_t date_window = 50;
   bool selected_once = false;  // the session has selected the mailbox (STATUS may be stale)
 
   // Why an operation cannot run at all (bad config), or nullopt.
   [[nodiscard]] std::optional<error> unusable() const;
   // "imap://host:port/INBOX;UIDVALIDITY=v": RFC 5092 section 6 pins the mailbox incarnation.
   [[nodiscard]] std::string mailbox_url(std::int64_t uidvalidity) const;
-  // Runs a transfer on `target` with an optional custom command; maps failures.
+  // Runs a transfer on `target` with an optional custom command; maps failures. A response
+  // over libcurl's limit on response lines is retried once on a new connection; if it is over
+  // again, the error has `oversized_kind`.
   std::expected<void, error> run(const std::string& what, const std::string& target,
-                                 const std::string& command, error_kind refused_kind);
+                                 const std::string& command, error_kind refused_kind,
+                                 error_kind oversized_kind = error_kind::transient);
 };
+
+namespace {
+
+// Debian's libcurl 7.88 counts every byte its IMAP response reader (lib/pingpong.c) reads
+// against the 300 KiB limit for HTTP response headers (curl_session.cpp tells why), and fails
+// the transfer with this text and CURLE_RECV_ERROR.
+bool over_response_line_limit(const outcome& out) {
+  return out.code == CURLE_RECV_ERROR && out.detail.find("Too large response headers") != std::string::npos;
+}
+
+}  // namespace
 
 std::optional<error> imap_client::impl::unusable() const {
   if (!url) return url.error();
@@ -53,15 +73,28 @@ std::string imap_client::impl::mailbox_url(std::int64_t uidvalidity) const {
 }
 
 std::expected<void, error> imap_client::impl::run(const std::string& what, const std::string& target,
-                                                  const std::string& command, error_kind refused_kind) {
+                                                  const std::string& command, error_kind refused_kind,
+                                                  error_kind oversized_kind) {
   CURL* h = session->handle();
   curl_easy_setopt(h, CURLOPT_URL, target.c_str());
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, command.empty() ? nullptr : command.c_str());
-  const outcome out = session->perform();
+  outcome out = session->perform();
+  if (over_response_line_limit(out) && !session->stop_requested()) {
+    // The failed transfer closed the connection (imap_done), so this runs on a new one: it
+    // carries no untagged updates queued for the old session and starts with a small TCP
+    // window. Every command we send is idempotent (FETCH, SEARCH, STATUS, NOOP, +FLAGS).
+    out = session->perform();
+  }
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, nullptr);
   if (out.code == CURLE_OK) return {};
   const std::string where = what + " on " + url->display;
   const int code = static_cast<int>(out.code);
+  if (over_response_line_limit(out)) {
+    return std::unexpected(error{
+        .kind = oversized_kind, .code = code,
+        .message = where + ": the server's response lines passed libcurl's 300 KiB limit, also on a "
+                           "new connection (" + out.detail + ")"});
+  }
   // libcurl 7.88 reports a failed SELECT as CURLE_LOGIN_DENIED; only its text tells them apart.
   if (out.code == CURLE_LOGIN_DENIED && out.detail.find("Select") != std::string::npos) {
     return std::unexpected(error{
@@ -173,8 +206,14 @@ std::expected<std::string, error> imap_client::fetch(std::int64_t uid, std::int6
     return std::unexpected(error{.kind = error_kind::permanent, .code = 0, .message = "IMAP FETCH: invalid UID"});
   }
   // RFC 5092 "mailbox;UIDVALIDITY=v/;UID=n": libcurl runs UID FETCH n BODY[] (sets \Seen).
+  // The message arrives as a literal, which libcurl does not split into response lines, so its
+  // size and line lengths do not count against the response-line limit. A response over that
+  // limit even on a new connection is permanent for this message: the caller quarantines it
+  // rather than let it block the mailbox.
   const std::string target = impl_->mailbox_url(uidvalidity) + "/;UID=" + std::to_string(uid);
-  if (auto ok = impl_->run("IMAP FETCH UID " + std::to_string(uid), target, "", error_kind::transient); !ok) {
+  if (auto ok = impl_->run("IMAP FETCH UID " + std::to_string(uid), target, "", error_kind::transient,
+                           error_kind::permanent);
+      !ok) {
     return std::unexpected(ok.error());
   }
   return impl_->session->body();
@@ -185,15 +224,26 @@ imap_client::internal_dates(std::int64_t first, std::int64_t last, std::int64_t 
   if (auto bad = impl_->unusable()) return std::unexpected(*bad);
   if (first <= 0 || last < first) return std::vector<std::pair<std::int64_t, std::int64_t>>{};
   // A one-line response per message (no literal), which libcurl 7.88 passes through intact.
-  const std::string range = std::to_string(first) + ":" + std::to_string(last);
-  if (auto ok = impl_->run("IMAP UID FETCH " + range + " INTERNALDATE", impl_->mailbox_url(uidvalidity),
-                           "UID FETCH " + range + " (INTERNALDATE)", error_kind::transient);
-      !ok) {
-    return std::unexpected(ok.error());
+  // Small UID windows keep each response under libcurl's limit on response lines (one command
+  // for a few hundred messages can fail); a window without messages costs no bytes.
+  std::vector<std::pair<std::int64_t, std::int64_t>> dates;
+  const std::string target = impl_->mailbox_url(uidvalidity);
+  for (std::int64_t low = first; low <= last;) {
+    const std::int64_t span = impl_->date_window - 1;
+    const std::int64_t high = low > std::numeric_limits<std::int64_t>::max() - span ? last : std::min(last, low + span);
+    const std::string range = std::to_string(low) + ":" + std::to_string(high);
+    if (auto ok = impl_->run("IMAP UID FETCH " + range + " INTERNALDATE", target,
+                             "UID FETCH " + range + " (INTERNALDATE)", error_kind::transient);
+        !ok) {
+      return std::unexpected(ok.error());
+    }
+    impl_->selected_once = true;
+    auto found = detail::parse_internaldates(impl_->session->body());
+    std::erase_if(found, [&](const auto& d) { return d.first < low || d.first > high; });
+    dates.insert(dates.end(), found.begin(), found.end());
+    if (high == last) break;
+    low = high + 1;
   }
-  impl_->selected_once = true;
-  auto dates = detail::parse_internaldates(impl_->session->body());
-  std::erase_if(dates, [&](const auto& d) { return d.first < first || d.first > last; });
   return dates;
 }
 

@@ -7,9 +7,21 @@
 namespace supportd::transport::detail {
 namespace {
 
-// Lines longer than half the buffer are silently truncated by libcurl 7.88, so use the
-// largest buffer the 7.88 docs allow (long SEARCH responses, long header lines).
-constexpr long buffer_size = 512L * 1024L;
+// The receive buffer, and so the most one read from the socket can return. Two limits of
+// Debian's libcurl 7.88 bound it from both sides:
+//  - response lines (pingpong) longer than half the buffer are silently truncated, so it must
+//    hold the longest line we parse (a "* SEARCH" line of one UID window, ~55 KB);
+//  - Debian's backport of the CVE-2023-38039 fix (7.88.1-10+deb12u2) kept a hunk upstream
+//    dropped before release (curl PR #11590): Curl_pp_readresp() (lib/pingpong.c) passes every
+//    chunk it reads to Curl_bump_headersize() (lib/http.c), which fails the transfer with
+//    "Too large response headers" (CURLE_RECV_ERROR) once one transfer's reads pass 300 KiB
+//    (MAX_HTTP_RESP_HEADER_SIZE), and at once for a single read that large. The read that
+//    brings in a FETCH response line also brings whatever part of the message literal is
+//    already in the socket buffer, up to the whole buffer. With 512 KiB, any message over
+//    300 KiB failed to fetch as soon as TCP had grown the receive window (after earlier large
+//    transfers on the same connection). 256 KiB keeps one read, plus the few KB of greeting,
+//    CAPABILITY, LOGIN and SELECT a transfer on a new connection adds, under that limit.
+constexpr long buffer_size = 256L * 1024L;
 // The default 118 s would drop the logged-in session between two polls a few minutes apart.
 constexpr long max_connection_age_s = 600L;
 // Below 1 byte/s for this long counts as a stalled connection.

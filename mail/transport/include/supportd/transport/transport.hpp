@@ -70,7 +70,8 @@ class imap_client {
   /// which sets \Seen as a side effect.
   std::expected<std::string, error> fetch(std::int64_t uid, std::int64_t uidvalidity);
   /// Arrival times (INTERNALDATE, RFC 3501 §2.3.3) of the messages with UIDs in [first, last],
-  /// as (uid, unix seconds) pairs; one round trip. Reads no body, so no \\Seen side effect.
+  /// as (uid, unix seconds) pairs; one round trip per 50 UIDs. Reads no body, so no \\Seen
+  /// side effect.
   std::expected<std::vector<std::pair<std::int64_t, std::int64_t>>, error> internal_dates(
       std::int64_t first, std::int64_t last, std::int64_t uidvalidity);
   /// UID STORE uid +FLAGS (flags), e.g. "\\Answered \\Seen".
