@@ -34,6 +34,15 @@ std::string describe(const std::string& what, const transport::error& e) {
 
 }  // namespace
 
+// Defined before its first use: in C++23 make_unique and unique_ptr's destructor are constexpr,
+// and clang instantiates them where they are used, so the type must be complete there.
+/// One SMTP connection and the store connection its thread records sends on.
+struct poller::sender {
+  sender(const settings& s, const std::atomic<bool>& stop) : smtp(s.smtp.endpoint, &stop) {}
+  transport::smtp_client smtp;
+  std::unique_ptr<store::store> db;  // opened on the sending thread's first use
+};
+
 poller::poller(const settings& s, store::store& db, runtime_source current_runtime,
                const std::atomic<bool>& stop, std::shared_ptr<web::metrics> metrics)
     : settings_(s),
@@ -211,13 +220,6 @@ void poller::follow_up(std::int64_t now) {
   digest_day_ = day;
   log::info("stage=followup outcome=digest_queued overdue=" + std::to_string(overdue.size()));
 }
-
-/// One SMTP connection and the store connection its thread records sends on.
-struct poller::sender {
-  sender(const settings& s, const std::atomic<bool>& stop) : smtp(s.smtp.endpoint, &stop) {}
-  transport::smtp_client smtp;
-  std::unique_ptr<store::store> db;  // opened on the sending thread's first use
-};
 
 void poller::release_memory() {
   // Between cycles the daemon holds no caches: SQLite's pages go (each connection keeps up to
