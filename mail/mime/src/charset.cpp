@@ -449,16 +449,26 @@ converted_text convert_with(const charset_target& target, std::string_view bytes
 
 }  // namespace
 
-bool is_ascii(std::string_view bytes) noexcept {
-  return std::all_of(bytes.begin(), bytes.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+std::size_t ascii_prefix(std::string_view bytes) noexcept {
+  // Eight bytes at a time: text is mostly ASCII, and this runs over every body and header.
+  constexpr std::uint64_t high_bits = 0x8080808080808080ULL;
+  std::size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, bytes.data() + i, sizeof word);
+    if ((word & high_bits) != 0) break;
+  }
+  while (i < bytes.size() && static_cast<unsigned char>(bytes[i]) < 0x80) ++i;
+  return i;
 }
 
+bool is_ascii(std::string_view bytes) noexcept { return ascii_prefix(bytes) == bytes.size(); }
+
 bool is_valid_utf8(std::string_view bytes) noexcept {
-  std::size_t i = 0;
+  std::size_t i = ascii_prefix(bytes);
   while (i < bytes.size()) {
     if (static_cast<unsigned char>(bytes[i]) < 0x80) {
-      ++i;
+      i += ascii_prefix(bytes.substr(i));
       continue;
     }
     const std::size_t n = utf8_sequence_length(bytes, i);
@@ -472,22 +482,6 @@ void ascii_lower(std::string& s) noexcept {
   for (char& c : s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
 std::string_view trim(std::string_view s) noexcept {

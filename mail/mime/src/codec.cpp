@@ -38,13 +38,34 @@ int hex_value(char c) noexcept {
 
 std::string base64_decode(std::string_view in, bool& invalid) {
   std::string out;
-  out.reserve(in.size() / 4 * 3 + 3);
+  out.resize(in.size() / 4 * 3 + 3);
+  char* w = out.data();
   unsigned int acc = 0;
   int bits = 0;
   int sextets = 0;  // in the current 4-character quantum
-  for (char c : in) {
-    const auto uc = static_cast<unsigned char>(c);
-    if (c == '=') {
+  const auto* s = reinterpret_cast<const unsigned char*>(in.data());
+  const std::size_t n = in.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (sextets == 0) {
+      // At a quantum boundary (no bits pending): whole quanta of alphabet characters at once.
+      while (i + 4 <= n) {
+        const signed char a = base64_table[s[i]];
+        const signed char b = base64_table[s[i + 1]];
+        const signed char c = base64_table[s[i + 2]];
+        const signed char d = base64_table[s[i + 3]];
+        if ((a | b | c | d) < 0) break;
+        const auto q = static_cast<unsigned int>(a) << 18 | static_cast<unsigned int>(b) << 12 |
+                       static_cast<unsigned int>(c) << 6 | static_cast<unsigned int>(d);
+        *w++ = static_cast<char>(q >> 16);
+        *w++ = static_cast<char>((q >> 8) & 0xFFU);
+        *w++ = static_cast<char>(q & 0xFFU);
+        i += 4;
+      }
+      if (i >= n) break;
+    }
+    const char ch = in[i];
+    const auto uc = static_cast<unsigned char>(ch);
+    if (ch == '=') {
       // Padding ends a quantum; a following chunk starts afresh.
       if (sextets == 1) invalid = true;
       acc = 0;
@@ -54,7 +75,7 @@ std::string base64_decode(std::string_view in, bool& invalid) {
     }
     const signed char v = base64_table[uc];
     if (v < 0) {
-      if (c != '\r' && c != '\n' && c != ' ' && c != '\t') invalid = true;
+      if (ch != '\r' && ch != '\n' && ch != ' ' && ch != '\t') invalid = true;
       continue;
     }
     acc = (acc << 6) | static_cast<unsigned int>(v);
@@ -62,10 +83,11 @@ std::string base64_decode(std::string_view in, bool& invalid) {
     sextets = (sextets + 1) % 4;
     if (bits >= 8) {
       bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFFU));
+      *w++ = static_cast<char>((acc >> bits) & 0xFFU);
     }
   }
   if (sextets == 1) invalid = true;
+  out.resize(static_cast<std::size_t>(w - out.data()));
   return out;
 }
 

@@ -1,6 +1,8 @@
 // Header values: RFC 2047 encoded-words, address lists, message ids.
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "detail/charset.hpp"
@@ -26,13 +28,21 @@ struct encoded_word {
 bool parse_encoded_word(std::string_view s, std::size_t pos, encoded_word& w) {
   const std::size_t cs_begin = pos + 2;
   // Every search is bounded by the next '?' or blank, so hostile "=?=?=?..." stays linear.
-  const std::size_t cs_len = s.substr(cs_begin, 65).find_first_of("? \t\r\n");
+  // (A loop: find_first_of() with a set calls memchr once per character.)
+  constexpr auto find_stop = [](std::string_view t, std::size_t from) {
+    for (std::size_t i = from; i < t.size(); ++i) {
+      const char c = t[i];
+      if (c == '?' || c == ' ' || c == '\t' || c == '\r' || c == '\n') return i;
+    }
+    return std::string_view::npos;
+  };
+  const std::size_t cs_len = find_stop(s.substr(cs_begin, 65), 0);
   if (cs_len == std::string_view::npos || cs_len == 0) return false;
   const std::size_t q1 = cs_begin + cs_len;
   if (s[q1] != '?' || q1 + 3 > s.size() || s[q1 + 2] != '?') return false;
   const char enc = s[q1 + 1];
   const std::size_t text_begin = q1 + 3;
-  const std::size_t q2 = s.find_first_of("? \t\r\n", text_begin);
+  const std::size_t q2 = find_stop(s, text_begin);
   if (q2 == std::string_view::npos || s[q2] != '?' || q2 + 1 >= s.size() || s[q2 + 1] != '=') return false;
   std::string_view charset = s.substr(cs_begin, q1 - cs_begin);
   std::string_view text = s.substr(text_begin, q2 - text_begin);
@@ -189,24 +199,42 @@ std::optional<mailbox> parse_one_mailbox(std::string_view entry) {
 
 bool needs_decoding(std::string_view value) noexcept {
   // Most fields (Received, Date, addresses) hold neither encoded-words nor 8-bit bytes.
-  return value.find("=?") != std::string_view::npos || !is_ascii(value);
+  return ascii_prefix(value) != value.size() || value.find("=?") != std::string_view::npos;
 }
 
-bool is_plain_header_text(std::string_view value) noexcept {
-  for (const char c : value) {
-    const auto uc = static_cast<unsigned char>(c);
-    if (uc < 0x20 || uc >= 0x7F) return false;
+namespace {
+
+// Offset of the first C0 control or DEL, or the size: eight bytes at a time, since it runs over
+// every header value.
+std::size_t first_control(std::string_view s) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL;
+  constexpr std::uint64_t high = 0x8080808080808080ULL;
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, s.data() + i, sizeof w);
+    const std::uint64_t below_space = (w - ones * 0x20) & ~w & high;  // a byte < 0x20
+    const std::uint64_t del = w ^ (ones * 0x7F);
+    const std::uint64_t is_del = (del - ones) & ~del & high;  // a byte == 0x7F
+    if ((below_space | is_del) != 0) break;
   }
-  return value.find("=?") == std::string_view::npos;
+  for (; i < s.size(); ++i) {
+    const auto uc = static_cast<unsigned char>(s[i]);
+    if (uc < 0x20 || uc == 0x7F) return i;
+  }
+  return s.size();
+}
+
+}  // namespace
+
+bool is_plain_header_text(std::string_view value) noexcept {
+  return ascii_prefix(value) == value.size() && first_control(value) == value.size() &&
+         value.find("=?") == std::string_view::npos;
 }
 
 void sanitize_header_text(std::string& s) {
   // Almost every value is clean: find the first control character before rewriting anything.
-  const auto dirty = std::find_if(s.begin(), s.end(), [](char c) {
-    const auto uc = static_cast<unsigned char>(c);
-    return uc < 0x20 || uc == 0x7F;
-  });
-  if (dirty == s.end()) return;
+  if (first_control(s) == s.size()) return;
   std::size_t w = 0;
   for (char c : s) {
     const auto uc = static_cast<unsigned char>(c);

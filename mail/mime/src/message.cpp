@@ -30,6 +30,10 @@ constexpr std::size_t max_defects = 32;
 // at a time, so a multi-megabyte line where it expects a part header would cost quadratic time.
 constexpr std::size_t max_body_line = 32 * 1024;
 constexpr std::size_t max_content_type_bytes = 8 * 1024;
+// The normalised text starts with these bytes, room for the MIME header that
+// parse_structure_after_header() writes in front of the body (the top-level header's own
+// text nearly always has room: every field it drops, every fold and blank saves some).
+constexpr std::size_t scratch_bytes = 8;
 
 void add_defect(parsed_message& m, std::string text) {
   if (m.defects.size() < max_defects) m.defects.push_back(std::move(text));
@@ -67,7 +71,9 @@ class prescanner {
 
   std::expected<std::string, parse_error> run(std::string_view raw) {
     std::string out;
-    out.reserve(raw.size() + raw.size() / 32 + 2);
+    out.reserve(scratch_bytes + raw.size() + raw.size() / 32 + 2);
+    out.assign(scratch_bytes, '\n');
+    const bool raw_has_nul = std::memchr(raw.data(), '\0', raw.size()) != nullptr;
     bool in_top_header = true;
     std::size_t header_bytes = 0;
     std::size_t pos = 0;
@@ -108,7 +114,7 @@ class prescanner {
         }
         if (line.empty()) in_top_header = false;
         // mimetic keeps header text in C strings: a NUL would silently cut the field short.
-        if (line.find('\0') == std::string_view::npos) {
+        if (!raw_has_nul || line.find('\0') == std::string_view::npos) {
           out.append(line);
         } else {
           for (char c : line) {
@@ -156,7 +162,7 @@ class prescanner {
       }
       return std::nullopt;
     }
-    if (detail::istarts_with(line, "content-type")) {
+    if (!line.empty() && (line.front() | 0x20) == 'c' && detail::istarts_with(line, "content-type")) {
       std::string_view rest = line.substr(12);
       while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
       if (rest.starts_with(':')) {
@@ -342,6 +348,9 @@ std::string_view decode_transfer_encoding(const mimetic::MimeEntity& e, std::str
 
 // CRLF and CR to LF, NUL dropped: later stages work on lines.
 void normalize_text(std::string& s) {
+  if (std::memchr(s.data(), '\r', s.size()) == nullptr && std::memchr(s.data(), '\0', s.size()) == nullptr) {
+    return;  // the usual case: the text was LF-only already
+  }
   std::size_t w = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
@@ -385,12 +394,6 @@ void extract_body(const mimetic::MimeEntity& top, const detail::body_spans& span
   m.new_text = strip_quotes_and_signature(m.body_text);
 }
 
-std::string field_name(const mimetic::Field& f) {
-  std::string name(f.name());
-  detail::sanitize_header_text(name);
-  return name;
-}
-
 // The fields parse_message reads for itself; the rest are only decoded.
 enum class known_field { other, subject, from, reply_to, to, cc, message_id, in_reply_to, references, return_path };
 
@@ -412,19 +415,27 @@ known_field classify_field(std::string_view name) noexcept {
   return known_field::other;
 }
 
-void extract_headers(const mimetic::MimeEntity& top, content_types& types, parsed_message& m) {
-  const mimetic::Header& h = top.header();
-  m.headers.reserve(h.size());
+void extract_headers(std::vector<detail::header_text_field>& fields, const mimetic::MimeEntity& top,
+                     content_types& types, parsed_message& m) {
+  m.headers.reserve(fields.size());
+  // mimetic has parsed the first Content-Type into a ContentType, whose text it gives back
+  // re-written ("text/plain; charset=utf-8"); the field list keeps that form.
+  bool content_type_seen = false;
   bool seen_subject = false;
   bool seen_from = false;
   bool seen_reply_to = false;
   bool seen_message_id = false;
   bool seen_in_reply_to = false;
   bool seen_references = false;
-  for (const mimetic::Field& f : h) {
-    std::string name = field_name(f);
+  for (detail::header_text_field& f : fields) {
+    std::string name = std::move(f.name);
+    std::string raw = std::move(f.value);
+    if (!content_type_seen && detail::iequals(name, "content-type")) {
+      content_type_seen = true;
+      if (const mimetic::ContentType* ct = types.of(top)) raw = ct->str();
+    }
+    detail::sanitize_header_text(name);
     const known_field kind = classify_field(name);
-    std::string raw = f.value();
     // Structured fields are parsed from the raw text below; the others' text is decoded in place.
     const bool keep_raw = kind != known_field::other && kind != known_field::subject;
     std::string value = keep_raw ? decode_header_value(raw) : detail::decode_header_text(std::move(raw));
@@ -499,20 +510,24 @@ std::expected<parsed_message, parse_error> parse_checked(std::string_view raw, c
   }
   auto normalized = prescanner(limits).run(raw);
   if (!normalized) return std::unexpected(std::move(normalized.error()));
-  const std::string& text = *normalized;
+  std::string& text = *normalized;
+  const std::string_view message = std::string_view(text).substr(scratch_bytes);
 
+  detail::top_header header = detail::split_top_header(message);
+  if (header.fields.empty()) {
+    return std::unexpected(parse_error{parse_errc::no_headers, "no header fields"});
+  }
   mimetic::MimeEntity top;
   detail::body_spans spans;
-  detail::parse_structure(text, top, spans);
-  if (top.header().empty()) {
-    return std::unexpected(parse_error{parse_errc::no_headers, "no header fields"});
+  if (!detail::parse_structure_after_header(text, scratch_bytes, header, top, spans)) {
+    detail::parse_structure(message, top, spans);
   }
   if (count_entities(top, 0) > limits.max_parts + 1) {
     return std::unexpected(parse_error{parse_errc::too_many_parts, "more than max_parts body parts"});
   }
   parsed_message m;
   content_types types;
-  extract_headers(top, types, m);
+  extract_headers(header.fields, top, types, m);
   extract_body(top, spans, types, m, limits);
   return m;
 }

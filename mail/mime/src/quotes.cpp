@@ -38,14 +38,16 @@ bool starts_with_any(std::string_view s, std::initializer_list<std::string_view>
   return false;
 }
 
-bool is_quote_line(std::string_view line) noexcept {
-  const std::string_view t = trim_text(line);
+// `t` is a trimmed line (trim_text).
+bool is_quote_line(std::string_view t) noexcept {
   return t.starts_with('>') || t.starts_with("\xEF\xBC\x9E");  // '>' or fullwidth '＞'
 }
 
 // "On <date>, <name> wrote:" and its translations; Gmail wraps it over up to three lines.
 bool is_attribution_text(std::string_view t) noexcept {
   if (t.size() > 400) return false;
+  // Every ending below ends in ':', '：' or '道': most lines end in none of them.
+  if (!t.ends_with(':') && !t.ends_with("\xEF\xBC\x9A") && !t.ends_with("\xE9\x81\x93")) return false;
   if (ends_with_any(t, {"写道：", "写道:", "寫道：", "寫道:", "写道", "寫道："})) return true;
   if (ends_with_any(t, {"wrote:", "wrote :", "writes:", "a écrit :", "a écrit:", "schrieb:",
                         "escribió:", "ha scritto:", "escreveu:", "geschreven:"})) {
@@ -57,13 +59,13 @@ bool is_attribution_text(std::string_view t) noexcept {
   return false;
 }
 
-// Number of lines (1-3) forming an attribution starting at `i`, or 0.
+// Number of lines (1-3) forming an attribution starting at `i`, or 0. `lines` are trimmed.
 std::size_t attribution_length(const std::vector<std::string_view>& lines, std::size_t i) {
   std::string joined;  // only built for a second line: this runs for every line of every body
   for (std::size_t k = 0; k < 3 && i + k < lines.size(); ++k) {
-    const std::string_view t = trim_text(lines[i + k]);
+    const std::string_view t = lines[i + k];
     if (t.empty() || is_quote_line(t)) return 0;
-    if (k == 1) joined.assign(trim_text(lines[i]));
+    if (k == 1) joined.assign(lines[i]);
     if (k > 0) {
       joined.push_back(' ');
       joined.append(t);
@@ -79,8 +81,8 @@ std::size_t attribution_length(const std::vector<std::string_view>& lines, std::
 }
 
 // "-----Original Message-----", "-----原始邮件-----", "------------------ 原始邮件 ------------------".
-bool is_original_message_separator(std::string_view line) {
-  const std::string_view t = trim_text(line);
+// `t` is a trimmed line.
+bool is_original_message_separator(std::string_view t) {
   if (t.size() > 120) return false;
   const bool has_rule = t.find("--") != std::string_view::npos || t.find("——") != std::string_view::npos ||
                         t.find("__") != std::string_view::npos;
@@ -114,13 +116,14 @@ bool is_header_line(std::string_view t, std::initializer_list<std::string_view> 
 }
 
 // Outlook/Foxmail forward-reply header block: "From: ... Sent: ... To: ... Subject: ...".
+// `lines` are trimmed.
 bool is_outlook_header_block(const std::vector<std::string_view>& lines, std::size_t i) {
-  const std::string_view first = trim_text(lines[i]);
+  const std::string_view first = lines[i];
   if (!is_header_line(first, {"From", "发件人", "發件人", "寄件者", "Von", "De"})) return false;
   bool has_date = false;
   bool has_other = false;
   for (std::size_t k = 1; k <= 6 && i + k < lines.size(); ++k) {
-    const std::string_view t = trim_text(lines[i + k]);
+    const std::string_view t = lines[i + k];
     if (is_header_line(t, {"Sent", "Date", "发送时间", "發送時間", "日期", "时间", "寄件日期", "Gesendet",
                            "Datum", "Envoyé"})) {
       has_date = true;
@@ -137,15 +140,15 @@ bool is_signature_marker(std::string_view line) noexcept {
   return line == "-- " || line == "--";  // RFC 3676 §4.3 sig-dash, and its trimmed form
 }
 
-bool is_mobile_signature(std::string_view line) noexcept {
-  const std::string_view t = trim_text(line);
+// `t` is a trimmed line.
+bool is_mobile_signature(std::string_view t) noexcept {
   if (t.size() > 80) return false;
   return starts_with_any(t, {"Sent from my ", "Sent from Mail for", "Get Outlook for", "发自我的",
                              "從我的 iPhone 傳送", "发自网易邮箱", "Sent from Yahoo Mail"});
 }
 
-bool is_rule_only(std::string_view line) noexcept {
-  const std::string_view t = trim_text(line);
+// `t` is a trimmed line.
+bool is_rule_only(std::string_view t) noexcept {
   if (t.empty()) return false;
   for (char c : t) {
     if (c != '_' && c != '-' && c != '=' && c != '*' && c != ' ') return false;
@@ -167,44 +170,48 @@ std::string strip_quotes_and_signature(std::string_view body) {
     lines.push_back(line);
     pos = nl + 1;
   }
+  // Each line trimmed once: every test below but the signature marker looks at trimmed text.
+  std::vector<std::string_view> trimmed(lines.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) trimmed[i] = trim_text(lines[i]);
 
-  std::vector<std::string_view> kept;
+  std::vector<std::size_t> kept;  // indexes into lines
   kept.reserve(lines.size());
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const std::string_view line = lines[i];
+    const std::string_view t = trimmed[i];
     if (is_signature_marker(line)) break;
-    if (is_quote_line(line)) continue;
-    if (is_original_message_separator(line) || is_outlook_header_block(lines, i)) break;
-    if (const std::size_t n = attribution_length(lines, i); n > 0) {
+    if (is_quote_line(t)) continue;
+    if (is_original_message_separator(t) || is_outlook_header_block(trimmed, i)) break;
+    if (const std::size_t n = attribution_length(trimmed, i); n > 0) {
       // Interleaved or bottom-posted replies keep going after the quote; otherwise the rest
       // is the earlier mail, quoted without '>' (HTML mail, Coremail, Outlook).
       std::size_t j = i + n;
-      while (j < lines.size() && trim_text(lines[j]).empty()) ++j;
-      if (j < lines.size() && is_quote_line(lines[j])) {
+      while (j < lines.size() && trimmed[j].empty()) ++j;
+      if (j < lines.size() && is_quote_line(trimmed[j])) {
         i = j - 1;
         continue;
       }
       break;
     }
     // Mailman's list footer: a rule of underscores, then "<list> mailing list".
-    if (is_rule_only(line) && i + 1 < lines.size() &&
-        ends_with_any(trim_text(lines[i + 1]), {"mailing list", "mailing list."})) {
+    if (is_rule_only(t) && i + 1 < lines.size() &&
+        ends_with_any(trimmed[i + 1], {"mailing list", "mailing list."})) {
       break;
     }
-    if (is_mobile_signature(line)) continue;
-    kept.push_back(line);
+    if (is_mobile_signature(t)) continue;
+    kept.push_back(i);
   }
   // Drop separators ("____") and blank lines left above a cut.
-  while (!kept.empty() && (trim_text(kept.back()).empty() || is_rule_only(kept.back()))) kept.pop_back();
+  while (!kept.empty() && (trimmed[kept.back()].empty() || is_rule_only(trimmed[kept.back()]))) kept.pop_back();
 
   std::string out;
   out.reserve(body.size());
   bool previous_blank = true;  // also drops leading blank lines
-  for (std::string_view line : kept) {
-    const bool blank = trim_text(line).empty();
+  for (const std::size_t i : kept) {
+    const bool blank = trimmed[i].empty();
     if (blank && previous_blank) continue;
     if (!out.empty()) out.push_back('\n');
-    if (!blank) out.append(line);
+    if (!blank) out.append(lines[i]);
     previous_blank = blank;
   }
   return out;

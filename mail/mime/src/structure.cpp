@@ -14,6 +14,8 @@
 #include "detail/structure.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cstring>
 #include <iterator>
 #include <string>
@@ -56,8 +58,8 @@ class byte_iterator {
 
 class span_parser : public mimetic::IteratorParser<byte_iterator, std::forward_iterator_tag> {
  public:
-  span_parser(mimetic::MimeEntity& top, body_spans& spans)
-      : IteratorParser<byte_iterator, std::forward_iterator_tag>(top), spans_(spans) {}
+  span_parser(mimetic::MimeEntity& top, body_spans& spans, bool lf_only)
+      : IteratorParser<byte_iterator, std::forward_iterator_tag>(top), spans_(spans), lf_only_(lf_only) {}
 
  private:
   // mimetic flushes its 4096-byte block when fewer than 3 bytes are left before a read.
@@ -79,7 +81,7 @@ class span_parser : public mimetic::IteratorParser<byte_iterator, std::forward_i
     std::size_t line = 0;
     std::size_t p = 0;  // where the current line starts
     while (p < size) {
-      std::size_t nl = find_line_end(text, p);
+      std::size_t nl = lf_only_ ? text.find('\n', p) : find_line_end(text, p);
       if (nl == std::string_view::npos) nl = size;
       // mimetic tests the block before reading each byte of the line and the first byte of
       // its newline, and flushes it when full.
@@ -133,25 +135,210 @@ class span_parser : public mimetic::IteratorParser<byte_iterator, std::forward_i
   }
 
   body_spans& spans_;
+  bool lf_only_;  // the text has no CR: one memchr per line finds its end
 };
+
+bool is_blank(char c) noexcept { return c == ' ' || c == '\t'; }
+bool is_nl(char c) noexcept { return c == '\r' || c == '\n'; }
+char nl_complement(char c) noexcept { return c == '\r' ? '\n' : '\r'; }
+
+// mimetic's addField(name, value) takes C strings: each stops at a NUL.
+void cut_at_nul(std::string& s) {
+  if (const auto nul = s.find('\0'); nul != std::string::npos) s.resize(nul);
+}
+
+// The fields mimetic and parse_message read from the top-level entity's header.
+bool is_mime_field(std::string_view name) noexcept {
+  constexpr auto iequals = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if ((a[i] | 0x20) != (b[i] | 0x20)) return false;  // names are letters, digits, '-'
+    }
+    return true;
+  };
+  return iequals(name, "content-type") || iequals(name, "content-transfer-encoding") ||
+         iequals(name, "content-disposition");
+}
+
+// A field written so that mimetic's header parser reads back exactly `name` and `value`.
+void write_field(std::string& out, const header_text_field& f) {
+  out += f.name;
+  out += ':';
+  // A value can only start with spaces that stood for folds (its first character is never a
+  // blank otherwise): each is written as a fold again, since a blank after the colon is skipped.
+  std::size_t folds = 0;
+  while (folds < f.value.size() && f.value[folds] == ' ') ++folds;
+  for (std::size_t k = 0; k < folds; ++k) out += "\n ";
+  out.append(f.value, folds);
+  out += '\n';
+}
 
 }  // namespace
 
+top_header split_top_header(std::string_view text) {
+  // IteratorParser::loadHeader(), state for state. `name` and `value` are its buffers: like
+  // them, `value` is only emptied when a field is added.
+  enum class state { init, ignore_line, newline, waiting_name, waiting_value, waiting_folded, name, value };
+  top_header out;
+  out.fields.reserve(32);  // most headers have fewer fields: no regrowth moving every string
+  const bool has_nul = std::memchr(text.data(), '\0', text.size()) != nullptr;
+  std::string name;
+  std::string value;
+  state st = state::init;
+  long pos = 0;  // bytes read on the current line
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  out.body = n;
+  while (i < n) {
+    char c = text[i];
+    switch (st) {
+      case state::init:
+        st = is_nl(c) ? state::newline : state::name;
+        continue;
+      case state::ignore_line:
+        if (!is_nl(c)) break;
+        st = state::newline;
+        continue;
+      case state::newline: {
+        st = state::waiting_name;
+        const char prev = c;
+        if (++i == n) return out;
+        c = text[i];
+        if (pos > 0) {
+          pos = 0;
+          if (c == nl_complement(prev)) {
+            pos = -1;
+            break;
+          }
+          continue;
+        }
+        if (c == nl_complement(prev)) ++i;  // an empty line ends the header
+        out.body = i;
+        return out;
+      }
+      case state::waiting_name:
+        if (is_blank(c)) {
+          st = state::waiting_folded;
+          continue;
+        }
+        if (!name.empty()) {
+          out.fields.push_back({std::move(name), std::move(value)});
+          if (has_nul) {
+            cut_at_nul(out.fields.back().name);
+            cut_at_nul(out.fields.back().value);
+          }
+          name.clear();
+          value.clear();
+        }
+        st = is_nl(c) ? state::newline : state::name;
+        continue;
+      case state::waiting_value:
+        if (is_blank(c)) break;
+        st = state::value;
+        continue;
+      case state::waiting_folded:
+        if (is_blank(c)) break;
+        value.push_back(' ');
+        st = state::value;
+        continue;
+      case state::name:
+        if (c > 32 && c < 127 && c != ':') {  // `char` is signed: 8-bit bytes are not name bytes
+          if (!name.empty() && is_blank(name.back())) {
+            // "FIELDNAME BLANK+ c": the line is the first line of the body.
+            out.body_prefix = name;
+            out.body = i;
+            return out;
+          }
+          // The rest of a run of name bytes at once.
+          std::size_t j = i + 1;
+          while (j < n && text[j] > 32 && text[j] < 127 && text[j] != ':') ++j;
+          name.append(text.substr(i, j - i));
+          pos += static_cast<long>(j - i);
+          i = j;
+          continue;
+        }
+        if (c == ':') {
+          if (name.empty()) {
+            st = state::ignore_line;  // a line starting with ':' is ignored
+            continue;
+          }
+          while (!name.empty() && is_blank(name.back())) name.pop_back();
+          st = state::waiting_value;
+        } else if (is_blank(c)) {
+          name.push_back(c);
+        } else {
+          // Not a header line, or the blank line is missing: the body starts here.
+          out.body_prefix = name;
+          out.body = i;
+          return out;
+        }
+        break;
+      case state::value: {
+        // The value runs to the end of the line.
+        std::size_t j = find_line_end(text, i);
+        if (j == std::string_view::npos) j = n;
+        value.append(text.substr(i, j - i));
+        pos += static_cast<long>(j - i);
+        i = j;
+        if (i < n) st = state::newline;
+        continue;
+      }
+    }
+    ++i;
+    ++pos;
+  }
+  return out;  // the end of the text inside the header: a pending field is lost
+}
+
+bool parse_structure_after_header(std::string& text, std::size_t begin, const top_header& header,
+                                  mimetic::MimeEntity& top, body_spans& spans) {
+  std::string mime_header;
+  mime_header.reserve(256);
+  for (const header_text_field& f : header.fields) {
+    if (is_mime_field(f.name)) write_field(mime_header, f);
+  }
+  mime_header += '\n';
+  const std::size_t body = begin + header.body;
+  if (mime_header.size() > body) return false;
+  const std::size_t start = body - mime_header.size();
+  text.replace(start, mime_header.size(), mime_header);
+  top.body().assign(header.body_prefix);
+  span_parser parser(top, spans, true);
+  parser.run(byte_iterator(text.data() + start), byte_iterator(text.data() + text.size()));
+  return true;
+}
+
 void parse_structure(std::string_view text, mimetic::MimeEntity& top, body_spans& spans) {
-  span_parser parser(top, spans);
+  span_parser parser(top, spans, std::memchr(text.data(), '\r', text.size()) == nullptr);
   parser.run(byte_iterator(text.data()), byte_iterator(text.data() + text.size()));
 }
 
 std::size_t find_line_end(std::string_view s, std::size_t pos) noexcept {
-  // Two memchr scans instead of find_first_of("\r\n"), which calls memchr once per byte.
-  const char* begin = s.data() + pos;
-  const std::size_t n = s.size() - pos;
-  const void* lf = std::memchr(begin, '\n', n);
-  const std::size_t limit =
-      lf == nullptr ? n : static_cast<std::size_t>(static_cast<const char*>(lf) - begin);
-  const void* cr = std::memchr(begin, '\r', limit);
-  if (cr != nullptr) return pos + static_cast<std::size_t>(static_cast<const char*>(cr) - begin);
-  return lf == nullptr ? std::string_view::npos : pos + limit;
+  // Eight bytes at a time for a CR or LF (a zero byte of word ^ "\r\r..." or word ^ "\n\n...";
+  // the lowest flagged byte is always a real one). Lines are short: two memchr calls per line,
+  // one for LF and one for CR before it, cost more than scanning them.
+  constexpr std::uint64_t ones = 0x0101010101010101ULL;
+  constexpr std::uint64_t high = 0x8080808080808080ULL;
+  const char* const data = s.data();
+  std::size_t i = pos;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, data + i, sizeof w);
+    const std::uint64_t cr = w ^ (ones * '\r');
+    const std::uint64_t lf = w ^ (ones * '\n');
+    const std::uint64_t found = ((cr - ones) & ~cr & high) | ((lf - ones) & ~lf & high);
+    if (found != 0) {
+      if constexpr (std::endian::native == std::endian::little) {
+        return i + static_cast<std::size_t>(std::countr_zero(found) / 8);
+      } else {
+        break;  // the byte loop below finds it
+      }
+    }
+  }
+  for (; i < s.size(); ++i) {
+    if (data[i] == '\r' || data[i] == '\n') return i;
+  }
+  return std::string_view::npos;
 }
 
 }  // namespace supportd::mime::detail

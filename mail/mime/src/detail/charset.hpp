@@ -1,6 +1,7 @@
 #pragma once
 // Charset conversion internals shared by header and body decoding.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,14 +29,29 @@ bool is_valid_utf8(std::string_view bytes) noexcept;
 /// True when every byte is 7-bit.
 bool is_ascii(std::string_view bytes) noexcept;
 
+/// Length of the leading run of 7-bit bytes.
+std::size_t ascii_prefix(std::string_view bytes) noexcept;
+
 /// Lower-cases ASCII letters in place.
 void ascii_lower(std::string& s) noexcept;
 
-/// Case-insensitive ASCII equality.
-bool iequals(std::string_view a, std::string_view b) noexcept;
+/// Case-insensitive ASCII equality (inline: header lookups call it for every field).
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
 
 /// Case-insensitive ASCII prefix test.
-bool istarts_with(std::string_view s, std::string_view prefix) noexcept;
+inline bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
 
 /// Trims ASCII whitespace on both ends.
 std::string_view trim(std::string_view s) noexcept;

@@ -3,6 +3,7 @@
 // located in that text instead of copied into mimetic's tree.
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -34,6 +35,37 @@ class body_spans {
 /// Parts, header fields and bodies are exactly those mimetic's own load() gives.
 /// May throw what mimetic throws (std::length_error on some malformed input).
 void parse_structure(std::string_view text, mimetic::MimeEntity& top, body_spans& spans);
+
+/// One field of a header as mimetic's header parser reads it: the name as written (blanks before
+/// the colon dropped), the value unfolded (a fold becomes one space).
+struct header_text_field {
+  std::string name;
+  std::string value;
+};
+
+/// A message's top-level header, split exactly as mimetic's IteratorParser::loadHeader() splits
+/// it, quirks included (a field cut off by the end of the text is lost; a line that cannot be
+/// a field ends the header and starts the body; after a line starting with ':' a folded line
+/// is kept for the next field's value).
+struct top_header {
+  std::vector<header_text_field> fields;
+  std::size_t body = 0;     // offset where mimetic's parser continues after the header
+  std::string body_prefix;  // text mimetic put into the body before `body` (a bad header line)
+};
+
+/// Splits the header at the start of `text`.
+[[nodiscard]] top_header split_top_header(std::string_view text);
+
+/// parse_structure() of `text` from `begin`, with the top-level header already split into
+/// `header`: mimetic is handed only the fields it and parse_message read from the top level
+/// (Content-Type, Content-Transfer-Encoding, Content-Disposition), written back into `text`
+/// just before the body (the bytes before `begin` are scratch for that), instead of parsing
+/// every Received and DKIM field a character at a time into its tree. False, with `text` and
+/// `top` untouched, when they do not fit; then parse_structure() the whole text instead.
+/// `text` must have no CR.
+[[nodiscard]] bool parse_structure_after_header(std::string& text, std::size_t begin,
+                                                const top_header& header, mimetic::MimeEntity& top,
+                                                body_spans& spans);
 
 /// Offset of the first CR or LF at or after `pos`, or npos.
 [[nodiscard]] std::size_t find_line_end(std::string_view s, std::size_t pos) noexcept;
