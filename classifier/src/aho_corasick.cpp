@@ -24,6 +24,7 @@ std::uint32_t aho_corasick::add(std::string_view pattern) {
   if (trie_[state].pattern == no_pattern) {
     trie_[state].pattern = static_cast<std::uint32_t>(lengths_.size());
     lengths_.push_back(pattern.size());
+    max_length_ = std::max(max_length_, pattern.size());
   }
   return trie_[state].pattern;
 }
@@ -76,11 +77,11 @@ void aho_corasick::build() {
 
   // Failure links in breadth-first (= id) order: a state's failure target is shallower, so its
   // transitions are known when they are needed. Missing transitions of a dense state behave as
-  // its failure state's.
-  delta_.assign(static_cast<std::size_t>(dense_states_) * classes_, 0);
+  // its failure state's. Built with plain state ids, coded below.
+  std::vector<std::uint32_t> delta(static_cast<std::size_t>(dense_states_) * classes_, 0);
   auto transition = [&](std::uint32_t s, std::uint16_t c) {
     while (true) {
-      if (s < dense_states_) return delta_[s * classes_ + c];
+      if (s < dense_states_) return delta[s * classes_ + c];
       for (const edge& e : trie_edges[s]) {
         if (e.byte_class == c) return e.target;
       }
@@ -93,15 +94,25 @@ void aho_corasick::build() {
       dict_link_[s] = pattern_[f] != no_pattern ? f : dict_link_[f];
       states_[s].output = pattern_[s] != no_pattern ? s : dict_link_[s];
     }
-    if (s < dense_states_) {
-      if (s != 0) {
-        std::copy_n(delta_.begin() + static_cast<std::ptrdiff_t>(f * classes_), classes_,
-                    delta_.begin() + static_cast<std::ptrdiff_t>(s * classes_));
-      }
+    if (s < dense_states_ && s != 0) {
+      std::copy_n(delta.begin() + static_cast<std::ptrdiff_t>(f * classes_), classes_,
+                  delta.begin() + static_cast<std::ptrdiff_t>(s * classes_));
     }
     for (const edge& e : trie_edges[s]) {
       states_[e.target].fail = s == 0 ? 0 : transition(f, e.byte_class);
-      if (s < dense_states_) delta_[s * classes_ + e.byte_class] = e.target;
+      if (s < dense_states_) delta[s * classes_ + e.byte_class] = e.target;
+    }
+  }
+  auto code = [&](std::uint32_t s) { return s << 1 | (states_[s].output != 0 ? 1U : 0U); };
+  for (edge& e : edges_) e.target = code(e.target);
+  narrow_ = n <= 0x7FFF;
+  delta16_.clear();
+  delta32_.clear();
+  for (const std::uint32_t s : delta) {
+    if (narrow_) {
+      delta16_.push_back(static_cast<std::uint16_t>(code(s)));
+    } else {
+      delta32_.push_back(code(s));
     }
   }
   trie_.clear();
@@ -109,7 +120,8 @@ void aho_corasick::build() {
 }
 
 std::size_t aho_corasick::table_bytes() const {
-  return delta_.size() * sizeof(std::uint32_t) + edges_.size() * sizeof(edge) +
+  return delta16_.size() * sizeof(std::uint16_t) + delta32_.size() * sizeof(std::uint32_t) +
+         edges_.size() * sizeof(edge) +
          states_.size() * sizeof(state_info) +
          (pattern_.size() + dict_link_.size()) * sizeof(std::uint32_t);
 }

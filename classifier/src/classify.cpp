@@ -122,8 +122,10 @@ classification classify(const rules& rs, std::string_view subject, std::string_v
   thread_local std::vector<double> scores;
   thread_local std::vector<contribution> contributions;
 
-  detail::normalize_into(subject, subject_text);
-  detail::normalize_into(body, body_text);
+  // The language is counted on the way where normalisation goes character by character.
+  detail::script_counts counts;
+  const bool subject_counted = detail::normalize_and_count(subject, subject_text, counts);
+  const bool counted = detail::normalize_and_count(body, body_text, counts) && subject_counted;
   std::string_view subject_view = subject_text;
   const bool reply = strip_reply_prefixes(subject_view);
 
@@ -153,7 +155,8 @@ classification classify(const rules& rs, std::string_view subject, std::string_v
   }
 
   classification result;
-  result.language = detect_language(subject, body);
+  result.language = counted ? detail::language_of(counts) : detect_language(subject, body);
+  if (body_text.capacity() > 256 * 1024) body_text = {};  // a huge body's buffer is not kept
   // Strength grows with the score (0.5 at half_confidence_score); a narrow lead over the
   // runner-up halves it at worst, since two close categories mean the mail is ambiguous.
   if (best_score > 0) {
@@ -173,14 +176,21 @@ classification classify(const rules& rs, std::string_view subject, std::string_v
   // The hits of the best-scoring category are reported even when it was not sure enough,
   // so an agent sees what the classifier was leaning to.
   if (best_score > 0) {
+    const auto hits = static_cast<std::size_t>(
+        std::count_if(contributions.begin(), contributions.end(),
+                      [&](const contribution& c) { return r.keywords[c.keyword].category == best; }));
+    result.keywords.reserve(hits);
     for (const contribution& c : contributions) {
       if (r.keywords[c.keyword].category != best) continue;
       result.keywords.push_back(
           {r.keywords[c.keyword].text, c.where == field::subject ? "subject" : "body", c.weight});
     }
-    std::stable_sort(
-        result.keywords.begin(), result.keywords.end(),
-        [](const keyword_hit& a, const keyword_hit& b) { return a.weight > b.weight; });
+    // Strongest first, ties in order of discovery: a stable insertion sort (a handful of hits;
+    // std::stable_sort would allocate a buffer for them).
+    auto& k = result.keywords;
+    for (std::size_t i = 1; i < k.size(); ++i) {
+      for (std::size_t j = i; j > 0 && k[j - 1].weight < k[j].weight; --j) std::swap(k[j - 1], k[j]);
+    }
   }
   return result;
 }

@@ -103,6 +103,9 @@ constexpr std::array<char, 128> ascii_folds = [] {
   return t;
 }();
 
+// How detect_language() counts a character.
+enum class script_kind : std::uint8_t { other, han, latin };
+
 // What the ICU path turns one character into, asked of ICU once per process for the
 // non-Han BMP characters mail uses most (Latin, punctuation, CJK symbols and kana, the
 // compatibility and full-width forms). The ICU path's result over a text equals the
@@ -115,6 +118,7 @@ class fold_table {
   struct folded {
     static constexpr std::uint8_t not_simple = 0xFF;
     std::uint8_t size = not_simple;
+    script_kind kind = script_kind::other;  // of the character itself, for detect_language
     std::array<char, 3> bytes{};
   };
 
@@ -149,6 +153,7 @@ class fold_table {
       normalize_with_icu(std::string_view(code_point_utf8(c)), utf8);
       if (utf8.size() > 3) continue;
       entries[i].size = static_cast<std::uint8_t>(utf8.size());
+      entries[i].kind = is_han(c) ? script_kind::han : u_isalpha(c) ? script_kind::latin : script_kind::other;
       std::copy(utf8.begin(), utf8.end(), entries[i].bytes.begin());
     }
   }
@@ -172,18 +177,25 @@ const fold_table& fold_table_instance() {
 // (U+3400..U+4DBF, U+4E00..U+9FFF: NFKC-inert, boundaries on both sides; test_classifier
 // checks this against ICU) or a simple fold_table entry. False (and `out` unspecified)
 // otherwise, and for invalid UTF-8.
-bool normalize_fast(std::string_view utf8, std::string& out) {
+bool normalize_fast(std::string_view utf8, std::string& out, detail::script_counts& counts) {
   // No character grows by more than half its UTF-8 length: ASCII stays one byte, Han stays
   // three, and fold_table results are at most three bytes for inputs of two or more.
   out.resize(utf8.size() + utf8.size() / 2 + 3);
-  char* w = out.data();
+  char* const begin = out.data();
+  char* w = begin;
+  // collapse_spaces() as the bytes are written: no space first or after a space.
+  auto put = [&](char c) {
+    if (c == ' ' && (w == begin || w[-1] == ' ')) return;
+    *w++ = c;
+  };
   const auto* s = reinterpret_cast<const std::uint8_t*>(utf8.data());
   const auto length = static_cast<std::int32_t>(utf8.size());
   const fold_table* table = nullptr;
   std::int32_t i = 0;
   while (i < length) {
     if (s[i] < 0x80) {
-      *w++ = ascii_folds[s[i]];
+      if (((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z')) ++counts.latin;
+      put(ascii_folds[s[i]]);
       ++i;
       continue;
     }
@@ -191,6 +203,7 @@ bool normalize_fast(std::string_view utf8, std::string& out) {
     U8_NEXT(s, i, length, c);
     if (c < 0) return false;
     if ((c >= table_han_begin && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF)) {
+      ++counts.han;
       const char16_t f = fold_unit(static_cast<char16_t>(c));  // stays in U+3400..U+9FFF
       *w++ = static_cast<char>(0xE0 | (f >> 12));
       *w++ = static_cast<char>(0x80 | ((f >> 6) & 0x3F));
@@ -200,10 +213,12 @@ bool normalize_fast(std::string_view utf8, std::string& out) {
     if (table == nullptr) table = &fold_table_instance();
     const fold_table::folded* f = table->find(c);
     if (f == nullptr || f->size == fold_table::folded::not_simple) return false;
-    std::memcpy(w, f->bytes.data(), f->size);
-    w += f->size;
+    if (f->kind == script_kind::han) ++counts.han;
+    if (f->kind == script_kind::latin) ++counts.latin;
+    for (std::uint8_t k = 0; k < f->size; ++k) put(f->bytes[k]);
   }
-  out.resize(static_cast<std::size_t>(w - out.data()));
+  if (w != begin && w[-1] == ' ') --w;  // and none last
+  out.resize(static_cast<std::size_t>(w - begin));
   return true;
 }
 
@@ -212,10 +227,22 @@ bool normalize_fast(std::string_view utf8, std::string& out) {
 namespace detail {
 
 void normalize_into(std::string_view utf8, std::string& out) {
-  out.clear();
-  out.reserve(utf8.size());
-  if (!normalize_fast(utf8, out)) normalize_with_icu(utf8, out);
+  script_counts unused;
+  normalize_and_count(utf8, out, unused);
+}
+
+bool normalize_and_count(std::string_view utf8, std::string& out, script_counts& counts) {
+  if (normalize_fast(utf8, out, counts)) return true;  // spaces already collapsed
+  normalize_with_icu(utf8, out);
   collapse_spaces(out);
+  return false;
+}
+
+std::string language_of(const script_counts& counts) {
+  // A Han character carries about as much as an English word, so Chinese wins at a much
+  // lower share than 50% of letters: mixed mail from Chinese customers reads as zh, while a
+  // Chinese name in an English signature does not.
+  return (counts.han >= 2 && counts.han * 5 >= counts.latin) ? "zh" : "en";
 }
 
 void normalize_with_icu_into(std::string_view utf8, std::string& out) {
@@ -232,11 +259,7 @@ std::string normalize(std::string_view utf8) {
 }
 
 std::string detect_language(std::string_view subject, std::string_view body) {
-  // A Han character carries about as much as an English word, so Chinese wins at a much
-  // lower share than 50% of letters: mixed mail from Chinese customers reads as zh, while a
-  // Chinese name in an English signature does not.
-  std::size_t han = 0;
-  std::size_t latin = 0;
+  detail::script_counts counts;
   for (const std::string_view text : {subject, body}) {
     const auto* s = reinterpret_cast<const std::uint8_t*>(text.data());
     const auto length = static_cast<std::int32_t>(text.size());
@@ -244,20 +267,20 @@ std::string detect_language(std::string_view subject, std::string_view body) {
     while (i < length) {
       if (s[i] < 0x80) {  // ASCII without U8_NEXT: most of every text
         const std::uint8_t b = s[i++];
-        if ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') ++latin;
+        if ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') ++counts.latin;
         continue;
       }
       UChar32 c = 0;
       U8_NEXT(s, i, length, c);
       if (c < 0) continue;
       if (is_han(c)) {
-        ++han;
+        ++counts.han;
       } else if (u_isalpha(c)) {
-        ++latin;
+        ++counts.latin;
       }
     }
   }
-  return (han >= 2 && han * 5 >= latin) ? "zh" : "en";
+  return detail::language_of(counts);
 }
 
 }  // namespace supportd::classifier

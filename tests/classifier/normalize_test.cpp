@@ -72,6 +72,25 @@ TEST(classifier_normalize_icu, RandomTextAsIcu) {
   }
 }
 
+TEST(classifier_normalize_icu, LanguageCountedOnTheWayAsDetectLanguage) {
+  const std::vector<std::string> pieces = {"a", "Z", "9", " ", "中", "國", "ｆ", "é", "ß", "ﬁ", "①",
+                                           "\xE2\xBC\x80", "\xEF\xA4\x80", "Ж", "\xE3\x80\x85", "。"};
+  std::mt19937 rng(5);
+  for (int i = 0; i < 20000; ++i) {
+    std::string subject;
+    std::string body;
+    for (std::size_t k = rng() % 6; k > 0; --k) subject += pieces[rng() % pieces.size()];
+    for (std::size_t k = rng() % 20; k > 0; --k) body += pieces[rng() % pieces.size()];
+    detail::script_counts counts;
+    std::string out;
+    const bool a = detail::normalize_and_count(subject, out, counts);
+    const bool b = detail::normalize_and_count(body, out, counts);
+    if (a && b) {
+      ASSERT_EQ(detail::language_of(counts), detect_language(subject, body)) << subject << " | " << body;
+    }
+  }
+}
+
 TEST(classifier_normalize_icu, SimplifiedTableIsIcusTransliterator) {
   UErrorCode status = U_ZERO_ERROR;
   const std::unique_ptr<icu::Transliterator> t(icu::Transliterator::createInstance(

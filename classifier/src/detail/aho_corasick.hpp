@@ -26,23 +26,45 @@ class aho_corasick {
   /// Bytes the scan tables take (for tests and sizing).
   [[nodiscard]] std::size_t table_bytes() const;
 
-  /// Calls on_match(pattern_id, begin, end) for every occurrence, in order of `end`,
-  /// longest first among matches that end at the same byte.
+  /// Calls on_match(pattern_id, begin, end) for every occurrence, in no particular order.
+  ///
+  /// A scan is a chain of dependent table reads, one per byte, so it is bound by their latency.
+  /// A longer text is scanned as two halves at once: the second lane starts a longest pattern's
+  /// length before the middle (from there its state equals the one-lane state, which never
+  /// remembers more than that many bytes) and reports only what ends after the middle.
   template <class F>
   void scan(std::string_view text, F&& on_match) const {
-    std::uint32_t state = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      const std::uint16_t c = byte_class_[static_cast<unsigned char>(text[i])];
-      state = next(state, c);
-      for (std::uint32_t s = states_[state].output; s != 0; s = dict_link_[s]) {
+    const std::size_t n = text.size();
+    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+    auto report = [&](std::uint32_t code, std::size_t end) {
+      for (std::uint32_t s = states_[code >> 1].output; s != 0; s = dict_link_[s]) {
         const std::uint32_t id = pattern_[s];
-        on_match(id, i + 1 - lengths_[id], i + 1);
+        on_match(id, end - lengths_[id], end);
       }
+    };
+    std::uint32_t a = 0;  // state codes: state << 1 | (whether the state reports a match)
+    std::size_t i = 0;
+    if (n >= 2 * max_length_ + 64) {
+      const std::size_t mid = n / 2;
+      std::uint32_t b = 0;
+      std::size_t j = mid - max_length_;
+      for (; i < mid; ++i, ++j) {
+        a = next(a >> 1, byte_class_[bytes[i]]);
+        b = next(b >> 1, byte_class_[bytes[j]]);
+        if ((a & 1U) != 0) report(a, i + 1);
+        if ((b & 1U) != 0 && j >= mid) report(b, j + 1);
+      }
+      i = j;
+      a = b;
+    }
+    for (; i < n; ++i) {
+      a = next(a >> 1, byte_class_[bytes[i]]);
+      if ((a & 1U) != 0) report(a, i + 1);
     }
   }
 
  private:
-  // The state after `state` reads a byte of class `c`.
+  // The code of the state after `state` reads a byte of class `c`.
   [[nodiscard]] std::uint32_t next(std::uint32_t state, std::uint16_t c) const {
     while (state >= dense_states_) {
       // A deep state: its own trie edges, else the failure link (which is shallower).
@@ -54,12 +76,13 @@ class aho_corasick {
       }
       state = info.fail;
     }
-    return delta_[state * classes_ + c];
+    const std::size_t at = state * classes_ + c;
+    return narrow_ ? delta16_[at] : delta32_[at];
   }
 
   struct edge {
     std::uint16_t byte_class;
-    std::uint32_t target;
+    std::uint32_t target;  // state code
   };
   // What a scan reads about a state, in one 16-byte record.
   struct state_info {
@@ -77,19 +100,24 @@ class aho_corasick {
   // time, get full DFA rows (one table lookup per byte); the deep ones keep only their trie
   // edges and a failure link. A full DFA over all states (thousands of states × ~100 byte
   // classes × 4 bytes, megabytes) missed the CPU caches on most bytes once parsing ran
-  // between two classify() calls; this layout takes tens of kilobytes.
+  // between two classify() calls; this layout takes tens of kilobytes. Transitions hold state
+  // codes (state << 1 | reports a match), 16-bit while they fit, so a byte costs one small
+  // table read and no lookup of whether to report.
   static constexpr std::size_t dense_depth = 2;
 
   std::vector<trie_node> trie_{1};  // only while building
   std::array<std::uint16_t, 256> byte_class_{};
   std::size_t classes_ = 1;           // bytes that occur in no pattern share class 0
-  std::uint32_t dense_states_ = 0;    // states [0, dense_states_) have rows in delta_
-  std::vector<std::uint32_t> delta_;  // [state * classes_ + class] → next state
+  std::uint32_t dense_states_ = 0;    // states [0, dense_states_) have rows in delta16_ or delta32_
+  bool narrow_ = true;                  // codes fit in 16 bits: delta16_, else delta32_
+  std::vector<std::uint16_t> delta16_;  // [state * classes_ + class] → next state's code
+  std::vector<std::uint32_t> delta32_;
   std::vector<state_info> states_;
   std::vector<edge> edges_;
   std::vector<std::uint32_t> pattern_;    // pattern ending exactly at the state, or no_pattern
   std::vector<std::uint32_t> dict_link_;  // nearest proper suffix state that ends a pattern
   std::vector<std::size_t> lengths_;
+  std::size_t max_length_ = 0;  // of the longest pattern
 };
 
 }  // namespace supportd::classifier::detail
