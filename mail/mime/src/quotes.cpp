@@ -159,8 +159,11 @@ bool is_rule_only(std::string_view t) noexcept {
 }  // namespace
 
 std::string strip_quotes_and_signature(std::string_view body) {
-  std::vector<std::string_view> lines;
-  lines.reserve(body.size() / 40 + 1);
+  // Scratch reused from call to call (every message comes here): no allocations once warm.
+  thread_local std::vector<std::string_view> lines;
+  thread_local std::vector<std::string_view> trimmed;
+  thread_local std::vector<std::size_t> kept;  // indexes into lines
+  lines.clear();
   std::size_t pos = 0;
   while (pos <= body.size()) {
     auto nl = body.find('\n', pos);
@@ -171,11 +174,10 @@ std::string strip_quotes_and_signature(std::string_view body) {
     pos = nl + 1;
   }
   // Each line trimmed once: every test below but the signature marker looks at trimmed text.
-  std::vector<std::string_view> trimmed(lines.size());
+  trimmed.resize(lines.size());
   for (std::size_t i = 0; i < lines.size(); ++i) trimmed[i] = trim_text(lines[i]);
 
-  std::vector<std::size_t> kept;  // indexes into lines
-  kept.reserve(lines.size());
+  kept.clear();
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const std::string_view line = lines[i];
     const std::string_view t = trimmed[i];
@@ -213,6 +215,11 @@ std::string strip_quotes_and_signature(std::string_view body) {
     if (!out.empty()) out.push_back('\n');
     if (!blank) out.append(lines[i]);
     previous_blank = blank;
+  }
+  if (lines.capacity() > 4096) {  // a huge body's scratch is not kept for the next message
+    lines = {};
+    trimmed = {};
+    kept = {};
   }
   return out;
 }
