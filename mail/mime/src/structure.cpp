@@ -1,15 +1,17 @@
 // parse_structure(): mimetic's iterator parser over the message text, with its one virtual step,
-// copy_until_boundary(), replaced.
+// copy_until_boundary(), replaced; split_top_header() and parse_structure_after_header(): the
+// top-level header split here, mimetic handed only its MIME fields.
 //
 // mimetic copies every body (attachments included) into its tree a byte at a time through a
 // 4 KiB block, and preambles and epilogues too, though only the chosen text part is ever read.
-// Here headers, boundaries and the entity tree are still mimetic's, but a body is found with
-// memchr per line and recorded as a span of the text.
+// Here headers, boundaries and the entity tree are still mimetic's, but a body is found line by
+// line and recorded as a span of the text.
 //
 // The replacement keeps mimetic's exact results, quirks included: it models the block (a line
 // is only tested as a boundary from where the block last flushed it, and the newline before a
 // boundary stays in the body when it was flushed before the boundary line ended), so parts
-// and bodies are byte for byte those mimetic builds (test_mime compares the two).
+// and bodies are byte for byte those mimetic builds. Likewise split_top_header() is
+// loadHeader() state for state. test_mime compares all of them with mimetic itself.
 
 #include "detail/structure.hpp"
 
@@ -21,6 +23,8 @@
 #include <string>
 
 #include <mimetic/parser/itparser.h>
+
+#include "detail/charset.hpp"
 
 namespace supportd::mime::detail {
 namespace {
@@ -147,15 +151,9 @@ void cut_at_nul(std::string& s) {
   if (const auto nul = s.find('\0'); nul != std::string::npos) s.resize(nul);
 }
 
-// The fields mimetic and parse_message read from the top-level entity's header.
+// The fields mimetic and parse_message read from the top-level entity's header (mimetic finds
+// fields by a case-insensitive ASCII compare, as iequals does).
 bool is_mime_field(std::string_view name) noexcept {
-  constexpr auto iequals = [](std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      if ((a[i] | 0x20) != (b[i] | 0x20)) return false;  // names are letters, digits, '-'
-    }
-    return true;
-  };
   return iequals(name, "content-type") || iequals(name, "content-transfer-encoding") ||
          iequals(name, "content-disposition");
 }
