@@ -70,8 +70,9 @@ void aho_corasick::build() {
               [](const edge& a, const edge& b) { return a.byte_class < b.byte_class; });
   }
   for (std::size_t k = dense_states_; k < n; ++k) {
-    states_[k].edge_begin = static_cast<std::uint32_t>(edges_.size());
-    states_[k].edge_count = static_cast<std::uint32_t>(trie_edges[k].size());
+    states_[k].edge_count = static_cast<std::uint16_t>(trie_edges[k].size());  // <= 256 bytes
+    if (trie_edges[k].size() == 1) continue;  // kept in the record, once targets are coded
+    states_[k].edges = static_cast<std::uint32_t>(edges_.size());
     edges_.insert(edges_.end(), trie_edges[k].begin(), trie_edges[k].end());
   }
 
@@ -105,6 +106,11 @@ void aho_corasick::build() {
   }
   auto code = [&](std::uint32_t s) { return s << 1 | (states_[s].output != 0 ? 1U : 0U); };
   for (edge& e : edges_) e.target = code(e.target);
+  for (std::size_t k = dense_states_; k < n; ++k) {
+    if (trie_edges[k].size() != 1) continue;
+    states_[k].first_class = trie_edges[k].front().byte_class;
+    states_[k].edges = code(trie_edges[k].front().target);
+  }
   narrow_ = n <= 0x7FFF;
   delta16_.clear();
   delta32_.clear();

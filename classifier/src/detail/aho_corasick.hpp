@@ -69,10 +69,14 @@ class aho_corasick {
     while (state >= dense_states_) {
       // A deep state: its own trie edges, else the failure link (which is shallower).
       const state_info& info = states_[state];
-      const edge* e = edges_.data() + info.edge_begin;
-      const edge* end = e + info.edge_count;
-      for (; e != end; ++e) {
-        if (e->byte_class == c) return e->target;
+      if (info.edge_count == 1) {  // most deep states: the edge is in the record itself
+        if (info.first_class == c) return info.edges;
+      } else {
+        const edge* e = edges_.data() + info.edges;
+        const edge* end = e + info.edge_count;
+        for (; e != end; ++e) {
+          if (e->byte_class == c) return e->target;
+        }
       }
       state = info.fail;
     }
@@ -88,8 +92,9 @@ class aho_corasick {
   struct state_info {
     std::uint32_t output = 0;  // first state reporting a match here, 0 = none
     std::uint32_t fail = 0;
-    std::uint32_t edge_begin = 0;  // deep states: trie edges in edges_
-    std::uint32_t edge_count = 0;
+    std::uint32_t edges = 0;         // deep states: one edge's target code, or where in edges_
+    std::uint16_t first_class = 0;   // the byte class of a single edge
+    std::uint16_t edge_count = 0;
   };
   struct trie_node {
     std::vector<std::pair<unsigned char, std::uint32_t>> edges;

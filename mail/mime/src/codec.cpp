@@ -27,6 +27,15 @@ constexpr std::array<signed char, 256> make_base64_table() {
 
 constexpr auto base64_table = make_base64_table();
 
+constexpr std::array<signed char, 256> hex_table = [] {
+  std::array<signed char, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - '0');
+  for (int c = 'A'; c <= 'F'; ++c) t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - 'A' + 10);
+  for (int c = 'a'; c <= 'f'; ++c) t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - 'a' + 10);
+  return t;
+}();
+
 int hex_value(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -120,13 +129,13 @@ std::string qp_decode(std::string_view in) {
         continue;
       }
       if (s[i] == '=' && i + 2 < n) {
-        const int hi = hex_value(static_cast<char>(s[i + 1]));
-        const int lo = hex_value(static_cast<char>(s[i + 2]));
-        if (hi >= 0 && lo >= 0) {
-          out.push_back(static_cast<char>(hi << 4 | lo));
+        // Runs of "=XY" (QP-encoded UTF-8 is nothing else), a table lookup per digit.
+        const std::size_t start = i;
+        while (i + 2 < n && s[i] == '=' && (hex_table[s[i + 1]] | hex_table[s[i + 2]]) >= 0) {
+          out.push_back(static_cast<char>(hex_table[s[i + 1]] << 4 | hex_table[s[i + 2]]));
           i += 3;
-          continue;
         }
+        if (i != start) continue;
         if (s[i + 1] == '\n' && s[i + 2] != '\r') {
           i += 2;
           continue;
