@@ -91,6 +91,14 @@ void normalize_with_icu(std::string_view utf8, std::string& out) {
   folded.toUTF8String(out);
 }
 
+// 1 for the ASCII letters detect_language() counts, else 0.
+constexpr std::array<std::uint8_t, 128> ascii_letters = [] {
+  std::array<std::uint8_t, 128> t{};
+  for (std::size_t c = 'a'; c <= 'z'; ++c) t[c] = 1;
+  for (std::size_t c = 'A'; c <= 'Z'; ++c) t[c] = 1;
+  return t;
+}();
+
 // ASCII: NFKC is the identity and case folding is tolower.
 constexpr std::array<char, 128> ascii_folds = [] {
   std::array<char, 128> t{};
@@ -183,10 +191,14 @@ bool normalize_fast(std::string_view utf8, std::string& out, detail::script_coun
   out.resize(utf8.size() + utf8.size() / 2 + 3);
   char* const begin = out.data();
   char* w = begin;
-  // collapse_spaces() as the bytes are written: no space first or after a space.
+  // collapse_spaces() as the bytes are written: no space first or after a space. Written
+  // without a branch (a space is written, then kept only if the last byte kept was not one).
+  bool after_space = true;
   auto put = [&](char c) {
-    if (c == ' ' && (w == begin || w[-1] == ' ')) return;
-    *w++ = c;
+    const bool space = c == ' ';
+    *w = c;
+    w += (space && after_space) ? 0 : 1;
+    after_space = space;
   };
   const auto* s = reinterpret_cast<const std::uint8_t*>(utf8.data());
   const auto length = static_cast<std::int32_t>(utf8.size());
@@ -194,7 +206,7 @@ bool normalize_fast(std::string_view utf8, std::string& out, detail::script_coun
   std::int32_t i = 0;
   while (i < length) {
     if (s[i] < 0x80) {
-      if (((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z')) ++counts.latin;
+      counts.latin += ascii_letters[s[i]];
       put(ascii_folds[s[i]]);
       ++i;
       continue;
@@ -208,6 +220,7 @@ bool normalize_fast(std::string_view utf8, std::string& out, detail::script_coun
       *w++ = static_cast<char>(0xE0 | (f >> 12));
       *w++ = static_cast<char>(0x80 | ((f >> 6) & 0x3F));
       *w++ = static_cast<char>(0x80 | (f & 0x3F));
+      after_space = false;
       continue;
     }
     if (table == nullptr) table = &fold_table_instance();
