@@ -23,30 +23,7 @@ namespace supportd::mime {
 namespace {
 
 // mimetic's reference parse uses its forward-iterator parser, as parse_message did before.
-class forward_bytes {
- public:
-  using iterator_category = std::forward_iterator_tag;
-  using value_type = char;
-  using difference_type = std::ptrdiff_t;
-  using pointer = const char*;
-  using reference = const char&;
-  forward_bytes() = default;
-  explicit forward_bytes(const char* p) : p_(p) {}
-  reference operator*() const { return *p_; }
-  forward_bytes& operator++() {
-    ++p_;
-    return *this;
-  }
-  forward_bytes operator++(int) {
-    forward_bytes old = *this;
-    ++p_;
-    return old;
-  }
-  friend bool operator==(forward_bytes a, forward_bytes b) { return a.p_ == b.p_; }
-
- private:
-  const char* p_ = nullptr;
-};
+using forward_bytes = detail::byte_iterator;
 
 std::string describe(const mimetic::MimeEntity& e, const detail::body_spans* spans) {
   std::string out = "{";

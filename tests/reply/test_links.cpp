@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "shipped_categories.hpp"
 #include "supportd/reply/links.hpp"
 #include "supportd/reply/templates.hpp"
 
@@ -138,19 +139,7 @@ TEST(ReplyLinks, UserinfoTrickIsOutsideTheList) {
 }
 
 TEST(ReplyLinks, EveryShippedLinkIsOurs) {
-  const std::vector<std::string> categories{"account_compromised",
-                                            "password_reset",
-                                            "account_frozen",
-                                            "payment_failed",
-                                            "withdrawal_delay",
-                                            "deposit_issue",
-                                            "refund",
-                                            "registration",
-                                            "fees",
-                                            "transaction_history",
-                                            "complaint",
-                                            "support_followup",
-                                            "general"};
+  const auto& categories = supportd::test::shipped_categories;
   const auto set = supportd::reply::template_set::load(
       std::filesystem::path(SUPPORTD_SOURCE_DIR) / "templates", categories);
   ASSERT_TRUE(set.has_value());

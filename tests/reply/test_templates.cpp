@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "shipped_categories.hpp"
 #include "supportd/reply/templates.hpp"
 
 namespace fs = std::filesystem;
@@ -18,19 +19,7 @@ using supportd::reply::template_set;
 
 namespace {
 
-const std::vector<std::string> all_categories{"account_compromised",
-                                              "password_reset",
-                                              "account_frozen",
-                                              "payment_failed",
-                                              "withdrawal_delay",
-                                              "deposit_issue",
-                                              "refund",
-                                              "registration",
-                                              "fees",
-                                              "transaction_history",
-                                              "complaint",
-                                              "support_followup",
-                                              "general"};
+const std::vector<std::string>& all_categories = supportd::test::shipped_categories;
 
 const std::vector<std::string> escalating{"account_compromised", "account_frozen", "complaint",
                                           "support_followup"};

@@ -3,6 +3,7 @@
 // located in that text instead of copied into mimetic's tree.
 
 #include <cstddef>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -11,6 +12,37 @@
 #include <mimetic/mimeentity.h>
 
 namespace supportd::mime::detail {
+
+// A forward iterator over bytes. mimetic's random-access parser searches boundaries anywhere
+// in the text; its forward-iterator parser matches them only at line starts (RFC 2046 §5.1.1),
+// which is both correct and what parse_message's nesting pre-scan models.
+class byte_iterator {
+ public:
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+
+  byte_iterator() = default;
+  explicit byte_iterator(const char* p) noexcept : p_(p) {}
+  [[nodiscard]] const char* get() const noexcept { return p_; }
+  reference operator*() const noexcept { return *p_; }
+  byte_iterator& operator++() noexcept {
+    ++p_;
+    return *this;
+  }
+  byte_iterator operator++(int) noexcept {
+    byte_iterator old = *this;
+    ++p_;
+    return old;
+  }
+  friend bool operator==(byte_iterator a, byte_iterator b) noexcept { return a.p_ == b.p_; }
+  friend bool operator!=(byte_iterator a, byte_iterator b) noexcept { return a.p_ != b.p_; }
+
+ private:
+  const char* p_ = nullptr;
+};
 
 /// Where each leaf part's (still transfer-encoded) body lies in the parsed text.
 class body_spans {
