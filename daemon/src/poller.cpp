@@ -65,6 +65,7 @@ cycle_report poller::run_cycle() {
   cycle_report report;
   try {
     auto status = imap_.status();
+    if (!status && stop_) return report;  // a transfer aborted for shutdown is not an outage
     if (!status) {
       if (metrics_) metrics_->count_imap_failure();
       if (!imap_down_)
@@ -91,6 +92,7 @@ cycle_report poller::run_cycle() {
 
     auto uids = imap_.uids_after(db_.last_seen_uid(mailbox, validity), validity);
     if (!uids) {
+      if (stop_) return report;
       log::warning("stage=fetch outcome=search_failed reason=\"" +
                    describe("UID SEARCH", uids.error()) + "\"");
       return report;
@@ -129,6 +131,7 @@ void poller::process_pending(std::int64_t validity, cycle_report& report) {
     for (const auto& key : pending) {
       if (stop_) return;
       auto raw = imap_.fetch(key.uid, validity);
+      if (!raw && stop_) return;  // aborted for shutdown: the message stays pending
       if (!raw && raw.error().kind == transport::error_kind::permanent) {
         // This message cannot be fetched (e.g. over the size limit): it must not block the
         // mailbox. After max_attempts it is quarantined for an agent; it stays in IMAP.
@@ -306,6 +309,7 @@ poller::send_totals poller::deliver(sender& s, std::size_t shard, std::size_t sh
         continue;
       }
       ++budget_;  // nothing went out
+      if (stop_) return totals;  // aborted for shutdown: not the server's failure, stays queued
       ++totals.failures;
       const auto& err = sent.error();
       if (metrics_) metrics_->count_smtp_failure(err.kind == transport::error_kind::permanent);
