@@ -182,7 +182,7 @@ def stop_servers(folder):
                    capture_output=True, check=False)
 
 
-def write_config(folder, st, batch_size, poll_seconds, log_level="info"):
+def write_config(folder, st, batch_size, poll_seconds, log_level="info", smtp_connections=1):
     with open(os.path.join(folder, "imap.secret"), "w") as f:
         f.write("test\n")
     cfg = os.path.join(folder, "supportd.toml")
@@ -195,6 +195,7 @@ poll_seconds = {poll_seconds}
 batch_size = {batch_size}
 [smtp]
 url = "smtp://127.0.0.1:{st['smtp_port']}"
+connections = {smtp_connections}
 [reply]
 from = "OKPay Support <{USER}>"
 addresses = ["{USER}"]

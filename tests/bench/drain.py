@@ -96,6 +96,7 @@ def main():
     ap.add_argument("--supportd", required=True, help="the supportd binary")
     ap.add_argument("--messages", type=int, default=10000)
     ap.add_argument("--batch-size", type=int, default=50, help="[imap] batch_size")
+    ap.add_argument("--smtp-connections", type=int, default=1, help="[smtp] connections")
     ap.add_argument("--repeat", type=int, default=3, help="drains in service mode")
     ap.add_argument("--repeat-messages", type=int, default=1000)
     ap.add_argument("--timeout", type=float, default=1800)
@@ -121,7 +122,8 @@ def main():
         t = time.monotonic()
         uids = mailservers.append_files(st, USER, paths)
         log(f"appended {len(uids)} messages in {time.monotonic() - t:.1f} s")
-        cfg = write_config(servers, st, a.batch_size, poll_seconds=1)
+        cfg = write_config(servers, st, a.batch_size, poll_seconds=1,
+                           smtp_connections=a.smtp_connections)
         os.makedirs(os.path.join(servers, "state"), exist_ok=True)
 
         # 1. supportd run --once.
