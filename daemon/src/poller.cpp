@@ -118,7 +118,6 @@ cycle_report poller::run_cycle() {
   return report;
 }
 
-
 void poller::process_pending(std::int64_t validity, cycle_report& report) {
   const std::string& mailbox = imap_.mailbox();
   while (!stop_) {
