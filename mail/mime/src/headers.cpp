@@ -117,11 +117,8 @@ std::string_view strip_comments(std::string_view s, std::string& storage, std::s
 
 // Cleans an addr-spec: drops whitespace and an obsolete route, lower-cases the domain.
 std::string normalize_address(std::string_view a) {
-  std::string out;
-  out.reserve(a.size());
-  for (char c : a) {
-    if (!is_space(c) && c != '<' && c != '>') out.push_back(c);
-  }
+  std::string out(a);
+  std::erase_if(out, [](char c) { return is_space(c) || c == '<' || c == '>'; });
   if (!out.empty() && out.front() == '@') {  // RFC 5322 §4.4 obs-route "@a,@b:"
     const auto colon = out.find(':');
     out = colon == std::string::npos ? std::string() : out.substr(colon + 1);
@@ -225,11 +222,31 @@ std::size_t first_control(std::string_view s) noexcept {
   return s.size();
 }
 
+// Offset of the first byte that is not printable ASCII (a C0 control, DEL or an 8-bit byte),
+// or the size: ascii_prefix() and first_control() in one pass.
+std::size_t printable_ascii_prefix(std::string_view s) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL;
+  constexpr std::uint64_t high = 0x8080808080808080ULL;
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, s.data() + i, sizeof w);
+    const std::uint64_t below_space = (w - ones * 0x20) & ~w & high;  // a byte < 0x20
+    const std::uint64_t del = w ^ (ones * 0x7F);
+    const std::uint64_t is_del = (del - ones) & ~del & high;  // a byte == 0x7F
+    if (((w & high) | below_space | is_del) != 0) break;
+  }
+  for (; i < s.size(); ++i) {
+    const auto uc = static_cast<unsigned char>(s[i]);
+    if (uc < 0x20 || uc >= 0x7F) return i;
+  }
+  return s.size();
+}
+
 }  // namespace
 
 bool is_plain_header_text(std::string_view value) noexcept {
-  return ascii_prefix(value) == value.size() && first_control(value) == value.size() &&
-         value.find("=?") == std::string_view::npos;
+  return printable_ascii_prefix(value) == value.size() && value.find("=?") == std::string_view::npos;
 }
 
 void sanitize_header_text(std::string& s) {
@@ -352,6 +369,7 @@ std::vector<std::string> parse_msg_ids(std::string_view raw) {
 namespace detail {
 
 std::string decode_header_text(std::string&& value) {
+  if (is_plain_header_text(value)) return std::move(value);  // the usual field: nothing to do
   if (!needs_decoding(value)) {
     sanitize_header_text(value);
     return std::move(value);

@@ -1,8 +1,9 @@
 // parse_message: a raw RFC 5322 message to decoded UTF-8 fields and body text.
 //
-// mimetic splits header and structure (detail/structure.hpp). Before it runs, one pass over the
-// bytes normalises line endings, enforces the limits and measures MIME nesting, because mimetic
-// recurses once per level and would overflow the stack on hostile input.
+// A port of mimetic's parser splits header and structure into mimetic's entity tree
+// (detail/structure.hpp). Before it runs, one pass over the bytes normalises line endings,
+// enforces the limits and measures MIME nesting, because the parser recurses once per level,
+// as mimetic's does, and would overflow the stack on hostile input.
 
 #include "supportd/mime/message.hpp"
 
@@ -30,10 +31,6 @@ constexpr std::size_t max_defects = 32;
 // at a time, so a multi-megabyte line where it expects a part header would cost quadratic time.
 constexpr std::size_t max_body_line = 32 * 1024;
 constexpr std::size_t max_content_type_bytes = 8 * 1024;
-// The normalised text starts with these bytes, room for the MIME header that
-// parse_structure_after_header() writes in front of the body (the top-level header's own
-// text nearly always has room: every field it drops, every fold and blank saves some).
-constexpr std::size_t scratch_bytes = 8;
 
 void add_defect(parsed_message& m, std::string text) {
   if (m.defects.size() < max_defects) m.defects.push_back(std::move(text));
@@ -71,8 +68,7 @@ class prescanner {
 
   std::expected<std::string, parse_error> run(std::string_view raw) {
     std::string out;
-    out.reserve(scratch_bytes + raw.size() + raw.size() / 32 + 2);
-    out.assign(scratch_bytes, '\n');
+    out.reserve(raw.size() + raw.size() / 32 + 2);
     const bool raw_has_nul = std::memchr(raw.data(), '\0', raw.size()) != nullptr;
     bool in_top_header = true;
     std::size_t header_bytes = 0;
@@ -173,13 +169,13 @@ class prescanner {
     return std::nullopt;
   }
 
-  // Evaluates a complete Content-Type with mimetic's own parser, so the boundary the pre-scan
-  // tracks is exactly the one mimetic will use.
+  // Evaluates a complete Content-Type as mimetic parses it, so the boundary the pre-scan tracks
+  // is exactly the one the structure parser will use.
   std::optional<parse_error> finish_content_type() {
     if (!collecting_) return std::nullopt;
     collecting_ = false;
     if (!may_nest(pending_ct_)) return std::nullopt;
-    const mimetic::ContentType ct{std::string(detail::trim(pending_ct_))};  // it rejects leading blanks
+    const mimetic::ContentType ct = detail::parse_content_type(detail::trim(pending_ct_));
     if (ct.isMultipart()) {
       stack_.push_back(open_level{"--" + ct.param("boundary"), false});
     } else if (detail::iequals(ct.type(), "message") && detail::iequals(ct.subtype(), "rfc822")) {
@@ -223,25 +219,6 @@ const mimetic::Field* find_field(const mimetic::Header& h, std::string_view name
   return nullptr;
 }
 
-// Each part's Content-Type, looked up in mimetic's header once. mimetic's parser has already
-// parsed it into a ContentType (it needs the boundary), which contentType() returns.
-class content_types {
- public:
-  // Null when the part has no Content-Type field.
-  const mimetic::ContentType* of(const mimetic::MimeEntity& e) {
-    for (const auto& [entity, ct] : seen_) {
-      if (entity == &e) return ct;
-    }
-    const mimetic::Header& h = e.header();
-    const mimetic::ContentType* ct = find_field(h, "Content-Type") != nullptr ? &h.contentType() : nullptr;
-    seen_.emplace_back(&e, ct);
-    return ct;
-  }
-
- private:
-  std::vector<std::pair<const mimetic::MimeEntity*, const mimetic::ContentType*>> seen_;
-};
-
 struct media_type {
   std::string type;
   std::string subtype;
@@ -264,8 +241,8 @@ bool is_attachment(const mimetic::MimeEntity& e) {
 // Messages nested as message/rfc822 are only searched when the outer message has no text.
 class body_finder {
  public:
-  body_finder(parsed_message& m, content_types& types, std::size_t max_depth)
-      : msg_(m), types_(types), max_depth_(max_depth) {}
+  body_finder(parsed_message& m, const detail::part_index& index, std::size_t max_depth)
+      : msg_(m), index_(index), max_depth_(max_depth) {}
 
   void find(const mimetic::MimeEntity& top) {
     scan(top, 0, true);
@@ -280,7 +257,7 @@ class body_finder {
  private:
   void scan(const mimetic::MimeEntity& e, std::size_t depth, bool is_root) {
     if (depth > max_depth_ || plain_ != nullptr) return;
-    const mimetic::ContentType* ct = types_.of(e);
+    const mimetic::ContentType* ct = index_.content_type(e);
     const media_type t = type_of(ct);
     const auto& parts = e.body().parts();
     if (t.type == "multipart") {
@@ -310,7 +287,7 @@ class body_finder {
   }
 
   parsed_message& msg_;
-  content_types& types_;
+  const detail::part_index& index_;
   std::size_t max_depth_;
   const mimetic::MimeEntity* plain_ = nullptr;
   const mimetic::MimeEntity* html_ = nullptr;
@@ -365,21 +342,21 @@ void normalize_text(std::string& s) {
   s.resize(w);
 }
 
-void extract_body(const mimetic::MimeEntity& top, const detail::body_spans& spans,
-                  content_types& types, parsed_message& m, const parse_limits& limits) {
-  body_finder finder(m, types, limits.max_mime_depth + 2);
+void extract_body(const mimetic::MimeEntity& top, const detail::part_index& index, parsed_message& m,
+                  const parse_limits& limits) {
+  body_finder finder(m, index, limits.max_mime_depth + 2);
   finder.find(top);
   const mimetic::MimeEntity* part = finder.plain() != nullptr ? finder.plain() : finder.html();
   if (part == nullptr) return;
   const bool html = part == finder.html();
 
   std::string decoded;
-  std::string_view bytes = decode_transfer_encoding(*part, spans.of(*part), decoded, m);
+  std::string_view bytes = decode_transfer_encoding(*part, index.body(*part), decoded, m);
   // HTML shrinks a lot when its tags go, so it may read more before the cut.
   const std::size_t cap = html ? limits.max_body_text_bytes * 4 : limits.max_body_text_bytes;
   bytes = bytes.substr(0, cap);
 
-  const mimetic::ContentType* ct = types.of(*part);
+  const mimetic::ContentType* ct = index.content_type(*part);
   static const std::string no_label;
   const std::string& label = ct != nullptr ? ct->param("charset") : no_label;
   detail::converted_text text = detail::convert_to_utf8(bytes, label);
@@ -415,9 +392,10 @@ known_field classify_field(std::string_view name) noexcept {
   return known_field::other;
 }
 
-void extract_headers(std::vector<detail::header_text_field>& fields, const mimetic::MimeEntity& top,
-                     content_types& types, parsed_message& m) {
-  m.headers.reserve(fields.size());
+// The header list is `fields`, decoded in place.
+void extract_headers(std::vector<header_field>&& fields, const mimetic::MimeEntity& top,
+                     const detail::part_index& index, parsed_message& m) {
+  m.headers = std::move(fields);
   // mimetic has parsed the first Content-Type into a ContentType, whose text it gives back
   // re-written ("text/plain; charset=utf-8"); the field list keeps that form.
   bool content_type_seen = false;
@@ -427,23 +405,18 @@ void extract_headers(std::vector<detail::header_text_field>& fields, const mimet
   bool seen_message_id = false;
   bool seen_in_reply_to = false;
   bool seen_references = false;
-  for (detail::header_text_field& f : fields) {
-    std::string name = std::move(f.name);
-    std::string raw = std::move(f.value);
+  for (header_field& f : m.headers) {
+    std::string& name = f.name;
+    std::string& raw = f.value;
     if (!content_type_seen && detail::iequals(name, "content-type")) {
       content_type_seen = true;
-      if (const mimetic::ContentType* ct = types.of(top)) raw = ct->str();
+      if (const mimetic::ContentType* ct = index.content_type(top)) raw = ct->str();
     }
-    detail::sanitize_header_text(name);
+    // No sanitize_header_text(name): the split keeps only bytes 33..126 in a name (a blank or
+    // other byte there ends the header), so a name has no control character to drop.
     const known_field kind = classify_field(name);
-    // Structured fields are parsed from the raw text below; the others' text is decoded in place.
-    const bool keep_raw = kind != known_field::other && kind != known_field::subject;
-    std::string value = keep_raw ? decode_header_value(raw) : detail::decode_header_text(std::move(raw));
+    // Structured fields are parsed from the raw text first; then it is decoded in place.
     switch (kind) {
-      case known_field::subject:
-        if (!seen_subject) m.subject = value;
-        seen_subject = true;
-        break;
       case known_field::from:
         if (!seen_from) {
           auto boxes = detail::parse_address_list(raw);
@@ -490,12 +463,17 @@ void extract_headers(std::vector<detail::header_text_field>& fields, const mimet
           m.return_path = boxes.empty() ? std::string() : std::move(boxes.front().address);
         }
         break;
+      case known_field::subject:
       case known_field::other:
         break;
     }
-    m.headers.push_back(header_field{std::move(name), std::move(value)});
+    f.value = detail::decode_header_text(std::move(raw));
+    if (kind == known_field::subject) {
+      if (!seen_subject) m.subject = f.value;
+      seen_subject = true;
+    }
   }
-  if (const mimetic::ContentType* ct = types.of(top)) {
+  if (const mimetic::ContentType* ct = index.content_type(top)) {
     m.content_type = lower(ct->type()) + "/" + lower(ct->subtype());
     detail::sanitize_header_text(m.content_type);
     if (m.content_type == "/") m.content_type = "text/plain";
@@ -510,25 +488,21 @@ std::expected<parsed_message, parse_error> parse_checked(std::string_view raw, c
   }
   auto normalized = prescanner(limits).run(raw);
   if (!normalized) return std::unexpected(std::move(normalized.error()));
-  std::string& text = *normalized;
-  const std::string_view message = std::string_view(text).substr(scratch_bytes);
+  const std::string_view message = *normalized;
 
   detail::top_header header = detail::split_top_header(message);
   if (header.fields.empty()) {
     return std::unexpected(parse_error{parse_errc::no_headers, "no header fields"});
   }
   mimetic::MimeEntity top;
-  detail::body_spans spans;
-  if (!detail::parse_structure_after_header(text, scratch_bytes, header, top, spans)) {
-    detail::parse_structure(message, top, spans);
-  }
+  detail::part_index index;
+  detail::parse_structure_after_header(message, header, top, index);
   if (count_entities(top, 0) > limits.max_parts + 1) {
     return std::unexpected(parse_error{parse_errc::too_many_parts, "more than max_parts body parts"});
   }
   parsed_message m;
-  content_types types;
-  extract_headers(header.fields, top, types, m);
-  extract_body(top, spans, types, m, limits);
+  extract_headers(std::move(header.fields), top, index, m);
+  extract_body(top, index, m, limits);
   return m;
 }
 
