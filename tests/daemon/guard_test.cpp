@@ -93,6 +93,20 @@ TEST(Guard, AutoReplySubjectsWithoutHeaders) {
             "auto-reply-subject");
 }
 
+TEST(Guard, AutoReplySubjectMarkersInsideTheSubject) {
+  auto rule_for_subject = [](const std::string& subject) {
+    return verdict_for("From: a@example.com\r\nTo: support@okpay-wallet.example\r\nSubject: " + subject).rule;
+  };
+  // Markers longer than six bytes count anywhere, in any case; shorter ones only at the start.
+  EXPECT_EQ(rule_for_subject("Re: UNDELIVERABLE: invoice"), "auto-reply-subject");
+  EXPECT_EQ(rule_for_subject("Fwd: Automatic Reply: Ann"), "auto-reply-subject");
+  EXPECT_EQ(rule_for_subject("AUTO: away"), "auto-reply-subject");
+  EXPECT_EQ(rule_for_subject("\xE5\xA4\x96\xE5\x87\xBA"), "auto-reply-subject");  // 外出
+  EXPECT_EQ(rule_for_subject("Re: auto: away"), "");
+  EXPECT_EQ(rule_for_subject("Re: \xE5\xA4\x96\xE5\x87\xBA"), "");
+  EXPECT_EQ(rule_for_subject("Automatic payments stopped"), "");
+}
+
 TEST(Guard, NotAddressedToUs) {
   EXPECT_EQ(verdict_for("From: a@example.com\r\nTo: someone@example.org\r\nSubject: hi").rule,
             "not-addressed");
