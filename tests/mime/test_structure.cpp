@@ -41,7 +41,7 @@ std::string describe(const mimetic::MimeEntity& e, const detail::part_index* ind
     std::string value = f.value();
     if (index != nullptr && first_content_type && is_content_type(name)) {
       const mimetic::ContentType* ct = index->content_type(e);
-      value = ct != nullptr ? ct->str() : "(not in the index)";
+      value = ct != nullptr ? detail::content_type_text(*ct) : "(not in the index)";
     }
     if (is_content_type(name)) first_content_type = false;
     out += name + ": " + value + "\n";
@@ -209,7 +209,7 @@ TEST(mime_structure, MimeHeaderOnlySameStructure) {
       for (const auto& f : h.fields) {
         const bool converted = first_content_type && is_content_type(f.name);
         if (converted) first_content_type = false;
-        actual += f.name + ": " + (converted ? index.content_type(e)->str() : f.value) + "\n";
+        actual += f.name + ": " + (converted ? detail::content_type_text(*index.content_type(e)) : f.value) + "\n";
       }
       actual += "|body=" + std::string(index.body(e));
       for (const mimetic::MimeEntity* child : e.body().parts()) actual += describe(*child, &index);
@@ -244,6 +244,14 @@ std::string describe(const mimetic::ContentType& ct) {
   return out + " str=" + ct.str();
 }
 
+// The port's parse and text of `value`, described as mimetic's own would be.
+std::string describe_port(const std::string& value) {
+  const mimetic::ContentType ct = detail::parse_content_type(value);
+  std::string out = "type=[" + ct.type() + "] subtype=[" + ct.subtype() + "]";
+  for (const mimetic::FieldParam& p : ct.paramList()) out += " [" + p.name() + "]=[" + p.value() + "]";
+  return out + " str=" + detail::content_type_text(ct);
+}
+
 TEST(mime_structure, ContentTypeSameAsMimetic) {
   const std::vector<std::string> fixed = {
       "", ";", "/", "text", "text/", "/plain", "text/plain", "TEXT/Plain ", " text/plain",
@@ -252,7 +260,7 @@ TEST(mime_structure, ContentTypeSameAsMimetic) {
       "multipart/mixed; boundary=\"a;b\"; x=1", "multipart/mixed; boundary=\"\"", "text/plain; novalue",
       "text/plain; =v; n=; \t n2 \t=\tv2\t", "text/plain; a=\"", "text/plain; a==b=c", "a/b;c;d;"};
   for (const std::string& value : fixed) {
-    EXPECT_EQ(describe(mimetic::ContentType(value)), describe(detail::parse_content_type(value))) << value;
+    EXPECT_EQ(describe(mimetic::ContentType(value)), describe_port(value)) << value;
   }
   std::mt19937 rng(2231);
   const std::string alphabet = "tx/;= \t\"a-B\xC3";
@@ -260,7 +268,7 @@ TEST(mime_structure, ContentTypeSameAsMimetic) {
     std::string value;
     const std::size_t n = rng() % 20;
     for (std::size_t k = 0; k < n; ++k) value.push_back(alphabet[rng() % alphabet.size()]);
-    ASSERT_EQ(describe(mimetic::ContentType(value)), describe(detail::parse_content_type(value))) << value;
+    ASSERT_EQ(describe(mimetic::ContentType(value)), describe_port(value)) << value;
   }
 }
 

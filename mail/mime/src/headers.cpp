@@ -347,10 +347,8 @@ std::vector<std::string> parse_msg_ids(std::string_view raw) {
     if (lt == std::string_view::npos) break;
     const auto gt = raw.find('>', lt + 1);
     if (gt == std::string_view::npos) break;
-    std::string id;
-    for (char c : raw.substr(lt + 1, gt - lt - 1)) {
-      if (!is_space(c) && static_cast<unsigned char>(c) >= 0x20) id.push_back(c);
-    }
+    std::string id(raw.substr(lt + 1, gt - lt - 1));
+    std::erase_if(id, [](char c) { return is_space(c) || static_cast<unsigned char>(c) < 0x20; });
     if (!id.empty()) ids.push_back(std::move(id));
     pos = gt + 1;
   }

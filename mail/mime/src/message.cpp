@@ -410,7 +410,7 @@ void extract_headers(std::vector<header_field>&& fields, const mimetic::MimeEnti
     std::string& raw = f.value;
     if (!content_type_seen && detail::iequals(name, "content-type")) {
       content_type_seen = true;
-      if (const mimetic::ContentType* ct = index.content_type(top)) raw = ct->str();
+      if (const mimetic::ContentType* ct = index.content_type(top)) raw = detail::content_type_text(*ct);
     }
     // No sanitize_header_text(name): the split keeps only bytes 33..126 in a name (a blank or
     // other byte there ends the header), so a name has no control character to drop.

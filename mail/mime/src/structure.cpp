@@ -375,6 +375,25 @@ void parse_structure(std::string_view text, mimetic::MimeEntity& top, part_index
   structure_parser(text, 0, index, std::memchr(text.data(), '\r', text.size()) == nullptr).load(top);
 }
 
+std::string content_type_text(const mimetic::ContentType& ct) {
+  // ContentType::str(): "type/subtype", then `; name="value"` per parameter, built in place.
+  std::size_t size = ct.type().size() + 1 + ct.subtype().size();
+  for (const mimetic::FieldParam& p : ct.paramList()) size += 5 + p.name().size() + p.value().size();
+  std::string out;
+  out.reserve(size);
+  out += ct.type();
+  out += '/';
+  out += ct.subtype();
+  for (const mimetic::FieldParam& p : ct.paramList()) {
+    out += "; ";
+    out += p.name();
+    out += "=\"";
+    out += p.value();
+    out += '"';
+  }
+  return out;
+}
+
 mimetic::ContentType parse_content_type(std::string_view value) {
   // ContentType::set(): the text before the first ';' is "type/subtype", split at the first
   // '/'; the subtype runs to a second '/'.

@@ -119,6 +119,10 @@ void parse_structure_after_header(std::string_view text, const top_header& heade
 /// blanks and one pair of quotes), without its tokenizer's copies.
 [[nodiscard]] mimetic::ContentType parse_content_type(std::string_view value);
 
+/// What mimetic's ContentType::str() gives (`type/subtype; name="value"...`), without its
+/// temporary strings.
+[[nodiscard]] std::string content_type_text(const mimetic::ContentType& ct);
+
 /// Offset of the first CR or LF at or after `pos`, or npos.
 [[nodiscard]] std::size_t find_line_end(std::string_view s, std::size_t pos) noexcept;
 
