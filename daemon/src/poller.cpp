@@ -123,18 +123,24 @@ void poller::process_pending(std::int64_t validity, cycle_report& report) {
   while (!stop_) {
     auto pending = db_.pending_inbound(mailbox, validity, settings_.imap.batch_size);
     if (pending.empty()) return;
-    // Arrival times of the batch in one round trip (the backlog rule needs them).
-    std::map<std::int64_t, std::int64_t> arrived;
-    if (auto dates = imap_.internal_dates(pending.front().uid, pending.back().uid, validity))
-      arrived.insert(dates->begin(), dates->end());
-    for (const auto& key : pending) {
+    // The whole batch in a few round trips, with arrival times (the backlog rule needs them).
+    std::vector<std::int64_t> uids;
+    for (const auto& key : pending) uids.push_back(key.uid);
+    auto batch = imap_.fetch_many(uids, validity);
+    if (!batch && stop_) return;  // aborted for shutdown: the messages stay pending
+    if (!batch) {
+      log::warning("stage=fetch outcome=fetch_failed reason=\"" + describe("UID FETCH", batch.error()) + "\"");
+      report.imap_ok = false;
+      return;  // the session is gone or the mailbox changed: the next cycle starts afresh
+    }
+    for (std::size_t i = 0; i < batch->size(); ++i) {  // a prefix of pending, if they were big
       if (stop_) return;
-      auto raw = imap_.fetch(key.uid, validity);
-      if (!raw && stop_) return;  // aborted for shutdown: the message stays pending
-      if (!raw && raw.error().kind == transport::error_kind::permanent) {
-        // This message cannot be fetched (e.g. over the size limit): it must not block the
+      const auto& key = pending[i];
+      auto& fetched = (*batch)[i];
+      if (!fetched.raw) {
+        // This message cannot be fetched (gone, or over the size limit): it must not block the
         // mailbox. After max_attempts it is quarantined for an agent; it stays in IMAP.
-        std::string why = describe("UID FETCH", raw.error());
+        std::string why = describe("UID FETCH", fetched.raw.error());
         int attempts = db_.note_attempt_failed(key, why);
         log::error("stage=fetch uid=" + std::to_string(key.uid) + " attempt=" +
                    std::to_string(attempts) + " outcome=fetch_failed reason=\"" + why + "\"");
@@ -144,19 +150,12 @@ void poller::process_pending(std::int64_t validity, cycle_report& report) {
         }
         continue;
       }
-      if (!raw) {
-        log::warning("stage=fetch uid=" + std::to_string(key.uid) + " outcome=fetch_failed reason=\"" +
-                     describe("UID FETCH", raw.error()) + "\"");
-        report.imap_ok = false;
-        return;  // the session is gone or the mailbox changed: the next cycle starts afresh
-      }
+      const std::string raw = std::move(*fetched.raw);
       try {
         auto rt = runtime_();
-        auto when = arrived.find(key.uid);
-        outcome o = pipeline_.process(key, *raw, *rt, now_seconds(),
-                                      when == arrived.end() ? 0 : when->second);
-        if (metrics_ && when != arrived.end())
-          metrics_->set_fetch_lag(static_cast<double>(now_seconds() - when->second));
+        outcome o = pipeline_.process(key, raw, *rt, now_seconds(), fetched.internal_date);
+        if (metrics_ && fetched.internal_date > 0)
+          metrics_->set_fetch_lag(static_cast<double>(now_seconds() - fetched.internal_date));
         ++report.processed;
         log::info("stage=record uid=" + std::to_string(key.uid) + " thread=" + o.ticket +
                   " outcome=" + o.decision + (o.reason.empty() ? "" : " reason=\"" + o.reason + "\""));

@@ -4,6 +4,7 @@
 
 #include "detail/endpoint_rules.hpp"
 #include "detail/imap_response.hpp"
+#include "detail/imap_stream.hpp"
 
 namespace supportd::transport {
 namespace {
@@ -159,16 +160,107 @@ TEST(imap_response, search_lines_are_filtered_to_the_window) {
 namespace supportd::transport {
 namespace {
 
-TEST(imap_response, internaldate_lines_give_uid_and_unix_time) {
-  const auto dates = detail::parse_internaldates(
-      "* 1 FETCH (UID 12 INTERNALDATE \"22-Nov-2026 09:00:00 +0000\")\r\n"
-      "* 2 FETCH (INTERNALDATE \" 2-Jan-2027 08:30:00 +0800\" UID 15)\r\n"
-      "* 3 FETCH (FLAGS (\\Seen))\r\n");
-  ASSERT_EQ(dates.size(), 2U);
-  EXPECT_EQ(dates[0], (std::pair<std::int64_t, std::int64_t>{12, 1795338000}));
-  EXPECT_EQ(dates[1], (std::pair<std::int64_t, std::int64_t>{15, 1798849800}));
+TEST(imap_response, date_time_is_unix_seconds) {
+  EXPECT_EQ(detail::parse_imap_date_time("22-Nov-2026 09:00:00 +0000"), 1795338000);
+  EXPECT_EQ(detail::parse_imap_date_time(" 2-Jan-2027 08:30:00 +0800"), 1798849800);
   EXPECT_FALSE(detail::parse_imap_date_time("32-Foo-2026 09:00:00 +0000"));
   EXPECT_EQ(detail::parse_imap_date_time("01-Jan-1970 00:00:00 +0000"), 0);
+}
+
+// Everything a server sends for one batch, then the same bytes fed in every possible split:
+// the responses must come out the same whatever the reads.
+TEST(imap_stream, responses_and_literals_come_whole_in_any_split) {
+  const std::string body1 = "Subject: a\r\n\r\nhello {5}\r\nS2 OK fake\r\n";  // looks like protocol
+  const std::string body2 = "x";
+  const std::string stream = "* 2 EXISTS\r\n* 1 FETCH (UID 7 BODY[] {" + std::to_string(body1.size()) + "}\r\n" +
+                             body1 + ")\r\n* 2 FETCH (BODY[] {1+}\r\n" + body2 +
+                             " UID 9 FLAGS (\\Seen))\r\nS2 OK done\r\n";
+  for (std::size_t split = 0; split <= stream.size(); ++split) {
+    detail::response_reader reader(1024);
+    std::vector<detail::imap_response_unit> got;
+    reader.feed(std::string_view(stream).substr(0, split));
+    while (auto r = reader.next()) got.push_back(std::move(*r));
+    reader.feed(std::string_view(stream).substr(split));
+    while (auto r = reader.next()) got.push_back(std::move(*r));
+    ASSERT_EQ(got.size(), 4U) << "split at " << split;
+    EXPECT_TRUE(reader.error().empty());
+    EXPECT_EQ(got[0].text, "* 2 EXISTS");
+    const auto first = detail::parse_fetch(got[1]);
+    ASSERT_TRUE(first.has_value()) << got[1].text;
+    EXPECT_EQ(first->uid, 7);
+    ASSERT_TRUE(first->body.has_value());
+    EXPECT_EQ(*first->body, body1);
+    const auto second = detail::parse_fetch(got[2]);
+    ASSERT_TRUE(second.has_value()) << got[2].text;
+    EXPECT_EQ(second->uid, 9);
+    EXPECT_EQ(second->body, body2);
+    EXPECT_EQ(detail::tagged_status(got[3], "S2"), "OK");
+    EXPECT_EQ(detail::tagged_status(got[3], "S1"), "");
+  }
+}
+
+TEST(imap_stream, literal_over_the_limit_is_dropped_and_the_stream_stays_in_step) {
+  detail::response_reader reader(4);
+  reader.feed("* 1 FETCH (UID 3 BODY[] {10}\r\n0123456789)\r\n* 2 FETCH (UID 4 BODY[] {2}\r\nab)\r\nT OK x\r\n");
+  auto big = reader.next();
+  ASSERT_TRUE(big.has_value());
+  auto items = detail::parse_fetch(*big);
+  ASSERT_TRUE(items.has_value());
+  EXPECT_EQ(items->uid, 3);
+  EXPECT_TRUE(items->has_body);
+  EXPECT_FALSE(items->body.has_value());
+  auto small = reader.next();
+  ASSERT_TRUE(small.has_value());
+  EXPECT_EQ(detail::parse_fetch(*small)->body, "ab");
+  auto done = reader.next();
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(detail::tagged_status(*done, "T"), "OK");
+}
+
+TEST(imap_stream, an_endless_line_is_an_error_not_unbounded_memory) {
+  detail::response_reader reader(1024, 100);
+  reader.feed(std::string(101, 'x'));
+  EXPECT_FALSE(reader.next().has_value());
+  EXPECT_FALSE(reader.error().empty());
+}
+
+TEST(imap_stream, fetch_items_in_any_order_with_quoted_nil_and_unknown_items) {
+  auto parse = [](std::string text) {
+    detail::imap_response_unit r;
+    r.text = std::move(text);
+    return detail::parse_fetch(r);
+  };
+  const auto meta = parse("* 5 FETCH (RFC822.SIZE 1234 FLAGS (\\Seen $Junk) INTERNALDATE \"22-Nov-2026 09:00:00 +0000\" UID 42)");
+  ASSERT_TRUE(meta.has_value());
+  EXPECT_EQ(meta->uid, 42);
+  EXPECT_EQ(meta->size, 1234);
+  EXPECT_EQ(meta->internal_date, 1795338000);
+  EXPECT_FALSE(meta->has_body);
+  const auto quoted = parse(R"(* 1 fetch (uid 8 body[] "a \"q\" \\ b"))");
+  ASSERT_TRUE(quoted.has_value());
+  EXPECT_EQ(quoted->body, R"(a "q" \ b)");
+  const auto nil = parse("* 1 FETCH (UID 8 BODY[] NIL)");
+  ASSERT_TRUE(nil.has_value());
+  EXPECT_TRUE(nil->has_body);
+  EXPECT_FALSE(nil->body.has_value());
+  // Not FETCH responses, or without a UID (an unsolicited flag update).
+  EXPECT_FALSE(parse("* 3 EXISTS").has_value());
+  EXPECT_FALSE(parse("* 3 FETCH (FLAGS (\\Seen))").has_value());
+  EXPECT_FALSE(parse("* FETCH (UID 1)").has_value());
+  EXPECT_FALSE(parse("* 1 FETCH (UID 1 BODY[] \"unterminated)").has_value());
+  // A "{n}" the reader did not take as a literal is not one.
+  EXPECT_FALSE(parse("* 1 FETCH (UID 1 BODY[] {5})").has_value());
+}
+
+TEST(imap_stream, response_codes_and_uid_sets) {
+  detail::imap_response_unit r;
+  r.text = "* OK [UIDVALIDITY 1795339896] UIDs valid";
+  EXPECT_EQ(detail::response_code_number(r, "UIDVALIDITY"), 1795339896);
+  EXPECT_FALSE(detail::response_code_number(r, "UIDNEXT").has_value());
+  r.text = "S1 OK [UIDVALIDITY 5] tagged, not untagged";
+  EXPECT_FALSE(detail::response_code_number(r, "UIDVALIDITY").has_value());
+  EXPECT_EQ(detail::uid_set({9, 3, 5, 6, 7, 12, 4}), "3:7,9,12");
+  EXPECT_EQ(detail::uid_set({1}), "1");
 }
 
 }  // namespace

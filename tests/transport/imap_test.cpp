@@ -95,18 +95,54 @@ TEST_F(imap, mail_arriving_while_the_mailbox_is_selected_is_seen) {
   EXPECT_EQ(*after, later);
 }
 
-TEST_F(imap, internal_dates_are_arrival_times) {
+TEST_F(imap, fetch_many_gives_bytes_and_arrival_times_in_the_order_asked) {
   const auto before = std::time(nullptr);
-  const auto uids = servers_.append(three_files());
+  const auto files = three_files();
+  const auto uids = servers_.append(files);
   imap_client client(harness_endpoint(servers_.imap_url()));
   const auto st = client.status();
   ASSERT_TRUE(st.has_value()) << st.error().message;
-  const auto dates = client.internal_dates(uids.front(), uids.back(), st->uidvalidity);
-  ASSERT_TRUE(dates.has_value()) << dates.error().message;
-  ASSERT_EQ(dates->size(), 3U);
-  for (const auto& [uid, when] : *dates) {
-    EXPECT_NEAR(static_cast<double>(when), static_cast<double>(before), 60.0) << uid;
+  const std::vector<std::int64_t> asked{uids[2], uids[0], uids[1]};
+  const auto got = client.fetch_many(asked, st->uidvalidity);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  ASSERT_EQ(got->size(), 3U);
+  const std::size_t file_of[] = {2, 0, 1};
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*got)[i].uid, asked[i]);
+    ASSERT_TRUE((*got)[i].raw.has_value()) << (*got)[i].raw.error().message;
+    EXPECT_EQ(*(*got)[i].raw, crlf_bytes(files[file_of[i]]));
+    EXPECT_NEAR(static_cast<double>((*got)[i].internal_date), static_cast<double>(before), 60.0);
   }
+}
+
+// A message that is gone fails on its own; the others of the batch still come.
+TEST_F(imap, fetch_many_fails_a_missing_message_alone) {
+  const auto uids = servers_.append(three_files());
+  imap_client client(harness_endpoint(servers_.imap_url()));
+  const auto st = client.status();
+  ASSERT_TRUE(st.has_value());
+  const std::vector<std::int64_t> asked{uids[0], 999, uids[2]};
+  const auto got = client.fetch_many(asked, st->uidvalidity);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  ASSERT_EQ(got->size(), 3U);
+  EXPECT_TRUE((*got)[0].raw.has_value());
+  ASSERT_FALSE((*got)[1].raw.has_value());
+  EXPECT_EQ((*got)[1].raw.error().kind, error_kind::permanent);
+  EXPECT_NE((*got)[1].raw.error().message.find("UID 999"), std::string::npos) << (*got)[1].raw.error().message;
+  EXPECT_TRUE((*got)[2].raw.has_value());
+}
+
+// BODY.PEEK[]: fetching does not mark mail \Seen, so mail the daemon has not decided on yet
+// still looks new to a person reading the mailbox.
+TEST_F(imap, fetch_many_leaves_messages_unseen) {
+  const auto uids = servers_.append(three_files());
+  imap_client client(harness_endpoint(servers_.imap_url()));
+  const auto st = client.status();
+  ASSERT_TRUE(st.has_value());
+  ASSERT_TRUE(client.fetch_many(uids, st->uidvalidity).has_value());
+  for (const auto uid : uids) EXPECT_EQ(servers_.flags(uid).find("\\Seen"), std::string::npos) << uid;
+  ASSERT_TRUE(client.add_flags(uids[0], st->uidvalidity, "\\Seen").has_value());  // the check can see it
+  EXPECT_NE(servers_.flags(uids[0]).find("\\Seen"), std::string::npos);
 }
 
 TEST_F(imap, uids_after_spans_several_search_windows) {
@@ -171,13 +207,13 @@ TEST_F(imap, large_messages_fetch_on_a_warm_connection) {
     ASSERT_TRUE(raw.has_value()) << files[i].filename() << ": " << raw.error().message;
     EXPECT_EQ(*raw, crlf_bytes(files[i])) << files[i].filename();
   }
-  EXPECT_EQ(login_count() - logins_before, 1) << "a fetch needed a new connection";
+  // One login for STATUS, one for the bodies: no fetch needed a new connection.
+  EXPECT_EQ(login_count() - logins_before, 2) << "a fetch needed a new connection";
 }
 
-// INTERNALDATE of a thousand messages. libcurl 7.88 (Debian) counts a custom command's
-// untagged lines quadratically against its 300 KiB limit: one command for 100 messages failed
-// every time, and the poller's backlog rule then got no arrival times at all.
-TEST_F(imap, internal_dates_of_a_thousand_messages) {
+// A thousand messages in one call, each with its bytes and arrival time (one UID FETCH for the
+// sizes and dates, then bodies in commands of at most 16 MiB).
+TEST_F(imap, fetch_many_of_a_thousand_messages) {
   const auto dir = servers_.dir() / "many";
   std::filesystem::create_directories(dir);
   std::vector<std::filesystem::path> files;
@@ -190,17 +226,45 @@ TEST_F(imap, internal_dates_of_a_thousand_messages) {
   imap_client client(harness_endpoint(servers_.imap_url()));
   const auto st = client.status();
   ASSERT_TRUE(st.has_value()) << st.error().message;
-  const auto dates = client.internal_dates(uids.front(), uids.back(), st->uidvalidity);
-  ASSERT_TRUE(dates.has_value()) << dates.error().message;
-  ASSERT_EQ(dates->size(), uids.size());
+  const auto got = client.fetch_many(uids, st->uidvalidity);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  ASSERT_EQ(got->size(), uids.size());
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   for (std::size_t i = 0; i < uids.size(); ++i) {
-    EXPECT_EQ((*dates)[i].first, uids[i]);
-    EXPECT_LE(std::abs((*dates)[i].second - now), 600) << uids[i];
+    ASSERT_TRUE((*got)[i].raw.has_value()) << uids[i];
+    EXPECT_EQ(*(*got)[i].raw, "Subject: " + std::to_string(i) + "\r\n\r\nx\r\n");
+    EXPECT_LE(std::abs((*got)[i].internal_date - now), 600) << uids[i];
   }
 }
 
-TEST_F(imap, one_login_serves_many_operations) {
+// Messages adding up to more than one call's 64 MiB: the first ones come, the caller asks again.
+TEST_F(imap, fetch_many_returns_a_prefix_when_the_batch_is_too_big_for_memory) {
+  const auto dir = servers_.dir() / "huge";
+  std::filesystem::create_directories(dir);
+  std::vector<std::filesystem::path> files;
+  for (int i = 0; i < 3; ++i) {
+    files.push_back(dir / (std::to_string(i) + ".eml"));
+    std::ofstream out(files.back(), std::ios::binary);
+    out << "Subject: " << i << "\r\n\r\n";
+    const std::string line = std::string(998, static_cast<char>('a' + i)) + "\r\n";
+    for (int k = 0; k < 25'000; ++k) out << line;  // 25 MB
+  }
+  const auto uids = servers_.append(files);
+  imap_client client(harness_endpoint(servers_.imap_url()));
+  const auto st = client.status();
+  ASSERT_TRUE(st.has_value());
+  const auto first = client.fetch_many(uids, st->uidvalidity);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  ASSERT_EQ(first->size(), 2U);  // 50 MB; a third would pass 64 MiB
+  for (std::size_t i = 0; i < 2; ++i) EXPECT_EQ(*(*first)[i].raw, crlf_bytes(files[i]));
+  const auto rest = client.fetch_many(std::span(uids).subspan(2), st->uidvalidity);
+  ASSERT_TRUE(rest.has_value()) << rest.error().message;
+  ASSERT_EQ(rest->size(), 1U);
+  EXPECT_EQ(*(*rest)[0].raw, crlf_bytes(files[2]));
+}
+
+// Two logins in all: one session for status, search and flags, one for message bodies.
+TEST_F(imap, two_logins_serve_many_operations) {
   const auto uids = servers_.append(three_files());
   const int before = login_count();
   imap_client client(harness_endpoint(servers_.imap_url()));
@@ -211,7 +275,8 @@ TEST_F(imap, one_login_serves_many_operations) {
   ASSERT_TRUE(client.add_flags(uids[0], st->uidvalidity, "\\Answered").has_value());
   ASSERT_TRUE(client.noop().has_value());
   ASSERT_TRUE(client.status().has_value());
-  EXPECT_EQ(login_count() - before, 1);
+  ASSERT_TRUE(client.fetch_many(uids, st->uidvalidity).has_value());
+  EXPECT_EQ(login_count() - before, 2);
 }
 
 TEST_F(imap, add_flags_sets_answered) {
@@ -360,29 +425,38 @@ TEST(imap_timeout, silent_server_times_out_as_transient) {
 TEST(imap_scripted, response_over_the_line_limit_is_retried_on_a_new_connection) {
   scripted_imap server(1, 400'000);
   imap_client client(harness_endpoint(server.url()));
-  const auto raw = client.fetch(1, 7);
-  ASSERT_TRUE(raw.has_value()) << raw.error().message;
-  EXPECT_EQ(*raw, scripted_imap::body);
+  const auto uids = client.uids_after(0, 7);
+  ASSERT_TRUE(uids.has_value()) << uids.error().message;
+  EXPECT_EQ(*uids, std::vector<std::int64_t>{1});
   EXPECT_EQ(server.connections(), 2);
-  EXPECT_EQ(server.fetches(), 2);
+  EXPECT_EQ(server.uid_commands(), 2);
 }
 
-// Over the limit again on the new connection: a fetch fails as permanent (the poller then
-// quarantines the message after max_attempts instead of stopping at it every cycle), with a
-// reason an agent can read, after exactly one retry.
-TEST(imap_scripted, response_over_the_line_limit_twice_is_permanent_for_a_fetch) {
+// Over the limit again on the new connection: an error that says why, after exactly one retry.
+TEST(imap_scripted, response_over_the_line_limit_twice_fails_with_the_reason) {
   scripted_imap server(1'000, 400'000);
   imap_client client(harness_endpoint(server.url()));
-  const auto raw = client.fetch(1, 7);
-  ASSERT_FALSE(raw.has_value());
-  EXPECT_EQ(raw.error().kind, error_kind::permanent) << raw.error().message;
-  EXPECT_EQ(raw.error().code, 56);  // CURLE_RECV_ERROR
-  EXPECT_NE(raw.error().message.find("300 KiB"), std::string::npos) << raw.error().message;
-  EXPECT_NE(raw.error().message.find("Too large response headers"), std::string::npos) << raw.error().message;
-  EXPECT_EQ(server.fetches(), 2);
-  // The client recovers for the next operation (a new connection each time here).
-  EXPECT_FALSE(client.fetch(1, 7).has_value());
-  EXPECT_EQ(server.fetches(), 4);
+  const auto uids = client.uids_after(0, 7);
+  ASSERT_FALSE(uids.has_value());
+  EXPECT_EQ(uids.error().kind, error_kind::transient) << uids.error().message;
+  EXPECT_EQ(uids.error().code, 56);  // CURLE_RECV_ERROR
+  EXPECT_NE(uids.error().message.find("300 KiB"), std::string::npos) << uids.error().message;
+  EXPECT_NE(uids.error().message.find("Too large response headers"), std::string::npos) << uids.error().message;
+  EXPECT_EQ(server.uid_commands(), 2);
+}
+
+// Message bodies do not go through libcurl's response reader at all, so that limit does not
+// apply to them: 400 KB of untagged lines before a FETCH response are read on one connection.
+TEST(imap_scripted, fetch_many_is_not_bound_by_the_line_limit) {
+  scripted_imap server(1'000, 400'000);
+  imap_client client(harness_endpoint(server.url()));
+  const auto got = client.fetch_many(std::vector<std::int64_t>{1}, 7);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  ASSERT_EQ(got->size(), 1U);
+  ASSERT_TRUE(got->front().raw.has_value()) << got->front().raw.error().message;
+  EXPECT_EQ(*got->front().raw, scripted_imap::body);
+  EXPECT_EQ(got->front().internal_date, 1795338000);
+  EXPECT_EQ(server.connections(), 1);
 }
 
 }  // namespace

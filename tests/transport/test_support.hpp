@@ -113,8 +113,8 @@ class scripted_imap {
   [[nodiscard]] std::string url() const { return "imap://127.0.0.1:" + std::to_string(port_) + "/INBOX"; }
   /// Connections accepted so far.
   [[nodiscard]] int connections() const { return connections_.load(); }
-  /// UID FETCH commands received so far.
-  [[nodiscard]] int fetches() const { return fetches_.load(); }
+  /// UID commands (SEARCH, FETCH) received so far.
+  [[nodiscard]] int uid_commands() const { return uid_commands_.load(); }
 
  private:
   void serve() {
@@ -163,14 +163,23 @@ class scripted_imap {
         out = "* CAPABILITY IMAP4rev1\r\n" + tag + " OK done\r\n";
       } else if (verb == "SELECT" || verb == "EXAMINE") {
         out = "* 1 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n" + tag + " OK [READ-WRITE] done\r\n";
+      } else if (verb == "STATUS") {
+        out = "* STATUS INBOX (UIDVALIDITY 7 UIDNEXT 2 MESSAGES 1)\r\n" + tag + " OK done\r\n";
       } else if (verb == "UID") {
-        fetches_.fetch_add(1);
+        uid_commands_.fetch_add(1);
         if (padded) {
           const std::string pad = "* OK " + std::string(1000, 'x') + "\r\n";
           for (std::size_t sent = 0; sent < padding_; sent += pad.size()) out += pad;
         }
-        out += "* 1 FETCH (UID 1 BODY[] {" + std::to_string(body.size()) + "}\r\n" + std::string(body) +
-               ")\r\n" + tag + " OK done\r\n";
+        if (line.find("SEARCH") != std::string::npos) {
+          out += "* SEARCH 1\r\n";
+        } else if (line.find("RFC822.SIZE") != std::string::npos) {
+          out += "* 1 FETCH (UID 1 RFC822.SIZE " + std::to_string(body.size()) +
+                 " INTERNALDATE \"22-Nov-2026 09:00:00 +0000\")\r\n";
+        } else {
+          out += "* 1 FETCH (UID 1 BODY[] {" + std::to_string(body.size()) + "}\r\n" + std::string(body) + ")\r\n";
+        }
+        out += tag + " OK done\r\n";
       } else if (verb == "LOGOUT") {
         send_all(fd, "* BYE\r\n" + tag + " OK bye\r\n");
         return;
@@ -187,7 +196,7 @@ class scripted_imap {
   int port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<int> connections_{0};
-  std::atomic<int> fetches_{0};
+  std::atomic<int> uid_commands_{0};
   std::thread thread_;
 };
 

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <optional>
 #include <utility>
 
 #include "detail/curl_session.hpp"
 #include "detail/endpoint_rules.hpp"
 #include "detail/imap_response.hpp"
+#include "detail/imap_stream.hpp"
 
 namespace supportd::transport {
 
@@ -18,14 +20,11 @@ using detail::outcome;
 struct imap_client::impl {
   std::expected<detail::parsed_url, error> url;
   std::string mailbox = "INBOX";
+  endpoint ep;  // for the fetcher's own connection
+  const std::atomic<bool>* stop = nullptr;
   std::unique_ptr<detail::curl_session> session;
+  std::unique_ptr<detail::raw_imap_session> fetcher;  // bodies, in batches (fetch_many)
   std::int64_t search_window = 5000;
-  // UIDs per INTERNALDATE command. libcurl 7.88 (Debian) allows one transfer's response lines
-  // 300 KiB (see curl_session.cpp), and counts them quadratically for a custom command: each
-  // untagged line ends a Curl_pp_readresp() call, which parks the rest of its read in the
-  // pingpong cache and counts it again when the next call replays it. n lines of ~70-80 bytes
-  // that arrive in one read count ~40·n² bytes: 2,000 failed, 100 is borderline, 50 is ~100 KB.
-  std::int64_t date_window = 50;
   bool selected_once = false;  // the session has selected the mailbox (STATUS may be stale)
 
   // Why an operation cannot run at all (bad config), or nullopt.
@@ -33,11 +32,12 @@ struct imap_client::impl {
   // "imap://host:port/INBOX;UIDVALIDITY=v": RFC 5092 section 6 pins the mailbox incarnation.
   [[nodiscard]] std::string mailbox_url(std::int64_t uidvalidity) const;
   // Runs a transfer on `target` with an optional custom command; maps failures. A response
-  // over libcurl's limit on response lines is retried once on a new connection; if it is over
-  // again, the error has `oversized_kind`.
+  // over libcurl's limit on response lines is retried once on a new connection.
   std::expected<void, error> run(const std::string& what, const std::string& target,
-                                 const std::string& command, error_kind refused_kind,
-                                 error_kind oversized_kind = error_kind::transient);
+                                 const std::string& command, error_kind refused_kind);
+  // fetch_many on the fetcher's connection as it is (no retry).
+  std::expected<std::vector<fetched_message>, error> fetch_batch(std::span<const std::int64_t> uids,
+                                                                 std::int64_t uidvalidity);
 };
 
 namespace {
@@ -73,8 +73,7 @@ std::string imap_client::impl::mailbox_url(std::int64_t uidvalidity) const {
 }
 
 std::expected<void, error> imap_client::impl::run(const std::string& what, const std::string& target,
-                                                  const std::string& command, error_kind refused_kind,
-                                                  error_kind oversized_kind) {
+                                                  const std::string& command, error_kind refused_kind) {
   CURL* h = session->handle();
   curl_easy_setopt(h, CURLOPT_URL, target.c_str());
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, command.empty() ? nullptr : command.c_str());
@@ -91,7 +90,7 @@ std::expected<void, error> imap_client::impl::run(const std::string& what, const
   const int code = static_cast<int>(out.code);
   if (over_response_line_limit(out)) {
     return std::unexpected(error{
-        .kind = oversized_kind, .code = code,
+        .kind = error_kind::transient, .code = code,
         .message = where + ": the server's response lines passed libcurl's 300 KiB limit, also on a "
                            "new connection (" + out.detail + ")"});
   }
@@ -108,16 +107,10 @@ std::expected<void, error> imap_client::impl::run(const std::string& what, const
           .message = where + ": UIDVALIDITY of '" + mailbox +
                      "' changed (mailbox recreated); re-read the status and resynchronise"});
     }
-    return std::unexpected(error{.kind = error_kind::permanent, .code = code,
-                                 .message = where + ": no such message (expunged?)"});
   }
   if (out.code == CURLE_QUOTE_ERROR) {  // tagged NO or BAD to our custom command
     return std::unexpected(error{.kind = refused_kind, .code = code,
                                  .message = where + ": the server refused the command"});
-  }
-  if (out.code == CURLE_WRITE_ERROR && session->body_overflowed()) {
-    return std::unexpected(error{.kind = error_kind::permanent, .code = code,
-                                 .message = where + ": response larger than the 64 MiB limit"});
   }
   return std::unexpected(detail::classify_common(where, out, session->stop_requested()));
 }
@@ -132,6 +125,8 @@ imap_client::imap_client(endpoint ep, const std::atomic<bool>* stop) : impl_(std
     return;
   }
   impl_->session = std::make_unique<detail::curl_session>(ep, *impl_->url, stop);
+  impl_->ep = std::move(ep);
+  impl_->stop = stop;
 }
 
 imap_client::~imap_client() = default;
@@ -200,51 +195,127 @@ std::expected<std::vector<std::int64_t>, error> imap_client::uids_after(std::int
   return uids;
 }
 
-std::expected<std::string, error> imap_client::fetch(std::int64_t uid, std::int64_t uidvalidity) {
-  if (auto bad = impl_->unusable()) return std::unexpected(*bad);
-  if (uid <= 0) {
-    return std::unexpected(error{.kind = error_kind::permanent, .code = 0, .message = "IMAP FETCH: invalid UID"});
+namespace {
+
+// Bytes of message bodies one UID FETCH may bring, and one fetch_many call: they bound the
+// memory a batch of big messages takes (one message over them still comes, on its own).
+constexpr std::int64_t fetch_chunk_bytes = 16LL * 1024 * 1024;
+constexpr std::int64_t fetch_call_bytes = 64LL * 1024 * 1024;
+
+}  // namespace
+
+std::expected<std::vector<fetched_message>, error> imap_client::impl::fetch_batch(
+    std::span<const std::int64_t> uids, std::int64_t uidvalidity) {
+  const std::string where = "IMAP on " + url->display;
+  auto transient = [&](std::string message) {
+    return std::unexpected(error{.kind = error_kind::transient, .code = 0, .message = where + ": " + message});
+  };
+  auto& imap = *fetcher;
+  // EXAMINE (read-only) on every batch: it brings the session's view up to date with the mail
+  // the main session found, and reports UIDVALIDITY (RFC 3501 6.3.2).
+  std::optional<std::int64_t> validity;
+  auto examined = imap.command("EXAMINE " + detail::imap_quote(mailbox), [&](detail::imap_response_unit& r) {
+    if (auto v = detail::response_code_number(r, "UIDVALIDITY")) validity = v;
+  });
+  if (!examined) return std::unexpected(examined.error());
+  if (*examined != "OK") return transient("mailbox '" + mailbox + "' does not exist or cannot be selected");
+  if (uidvalidity > 0 && validity && *validity != uidvalidity) {
+    return transient("UIDVALIDITY of '" + mailbox + "' changed (mailbox recreated); re-read the status and resynchronise");
   }
-  // RFC 5092 "mailbox;UIDVALIDITY=v/;UID=n": libcurl runs UID FETCH n BODY[] (sets \Seen).
-  // The message arrives as a literal, which libcurl does not split into response lines, so its
-  // size and line lengths do not count against the response-line limit. A response over that
-  // limit even on a new connection is permanent for this message: the caller quarantines it
-  // rather than let it block the mailbox.
-  const std::string target = impl_->mailbox_url(uidvalidity) + "/;UID=" + std::to_string(uid);
-  if (auto ok = impl_->run("IMAP FETCH UID " + std::to_string(uid), target, "", error_kind::transient,
-                           error_kind::permanent);
-      !ok) {
-    return std::unexpected(ok.error());
+
+  // Sizes and arrival times first: messages over the limit are never read, and each body
+  // command asks for at most fetch_chunk_bytes.
+  std::vector<std::int64_t> wanted(uids.begin(), uids.end());
+  std::map<std::int64_t, detail::fetch_items> meta;
+  auto listed = imap.command("UID FETCH " + detail::uid_set(wanted) + " (UID RFC822.SIZE INTERNALDATE)",
+                             [&](detail::imap_response_unit& r) {
+                               auto items = detail::parse_fetch(r);
+                               if (items && items->size) meta[items->uid] = std::move(*items);
+                             });
+  if (!listed) return std::unexpected(listed.error());
+  // NO: some messages could not be read (RFC 2180 4.1.3); those missing fail below, one by one.
+  if (*listed == "BAD") return transient("the server refused UID FETCH");
+
+  std::map<std::int64_t, std::string> bodies;
+  std::vector<std::int64_t> chunk;
+  std::int64_t chunk_bytes = 0;
+  auto fetch_chunk = [&]() -> std::expected<void, error> {
+    if (chunk.empty()) return {};
+    auto got = imap.command("UID FETCH " + detail::uid_set(chunk) + " (UID BODY.PEEK[])", [&](detail::imap_response_unit& r) {
+      auto items = detail::parse_fetch(r);
+      if (items && items->body) bodies[items->uid] = std::move(*items->body);
+    });
+    chunk.clear();
+    chunk_bytes = 0;
+    if (!got) return std::unexpected(got.error());
+    if (*got == "BAD") return transient("the server refused UID FETCH");
+    return {};
+  };
+  std::int64_t call_bytes = 0;
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    const auto uid = wanted[i];
+    auto m = meta.find(uid);
+    if (m == meta.end() || *m->second.size > static_cast<std::int64_t>(detail::curl_session::max_body)) continue;
+    if (call_bytes > 0 && call_bytes + *m->second.size > fetch_call_bytes) {
+      wanted.resize(i);  // the rest in the caller's next call
+      break;
+    }
+    call_bytes += *m->second.size;
+    if (!chunk.empty() && chunk_bytes + *m->second.size > fetch_chunk_bytes) {
+      if (auto ok = fetch_chunk(); !ok) return std::unexpected(ok.error());
+    }
+    chunk.push_back(uid);
+    chunk_bytes += *m->second.size;
   }
-  return impl_->session->body();
+  if (auto ok = fetch_chunk(); !ok) return std::unexpected(ok.error());
+
+  std::vector<fetched_message> out;
+  out.reserve(wanted.size());
+  for (const auto uid : wanted) {
+    fetched_message f{.uid = uid, .internal_date = 0, .raw = std::string()};
+    auto m = meta.find(uid);
+    auto b = bodies.find(uid);
+    const std::string what = where + ": UID " + std::to_string(uid);
+    if (m != meta.end()) f.internal_date = m->second.internal_date.value_or(0);
+    if (m == meta.end()) {
+      f.raw = std::unexpected(error{.kind = error_kind::permanent, .code = 0, .message = what + ": no such message (expunged?)"});
+    } else if (*m->second.size > static_cast<std::int64_t>(detail::curl_session::max_body)) {
+      f.raw = std::unexpected(error{.kind = error_kind::permanent, .code = 0,
+                                    .message = what + ": " + std::to_string(*m->second.size) +
+                                               " bytes, larger than the 64 MiB limit"});
+    } else if (b == bodies.end()) {
+      f.raw = std::unexpected(error{.kind = error_kind::permanent, .code = 0,
+                                    .message = what + ": the server sent no body (or one over the 64 MiB limit)"});
+    } else {
+      f.raw = std::move(b->second);
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
 }
 
-std::expected<std::vector<std::pair<std::int64_t, std::int64_t>>, error>
-imap_client::internal_dates(std::int64_t first, std::int64_t last, std::int64_t uidvalidity) {
+std::expected<std::vector<fetched_message>, error> imap_client::fetch_many(std::span<const std::int64_t> uids,
+                                                                          std::int64_t uidvalidity) {
   if (auto bad = impl_->unusable()) return std::unexpected(*bad);
-  if (first <= 0 || last < first) return std::vector<std::pair<std::int64_t, std::int64_t>>{};
-  // A one-line response per message (no literal), which libcurl 7.88 passes through intact.
-  // Small UID windows keep each response under libcurl's limit on response lines (one command
-  // for a few hundred messages can fail); a window without messages costs no bytes.
-  std::vector<std::pair<std::int64_t, std::int64_t>> dates;
-  const std::string target = impl_->mailbox_url(uidvalidity);
-  for (std::int64_t low = first; low <= last;) {
-    const std::int64_t span = impl_->date_window - 1;
-    const std::int64_t high = low > std::numeric_limits<std::int64_t>::max() - span ? last : std::min(last, low + span);
-    const std::string range = std::to_string(low) + ":" + std::to_string(high);
-    if (auto ok = impl_->run("IMAP UID FETCH " + range + " INTERNALDATE", target,
-                             "UID FETCH " + range + " (INTERNALDATE)", error_kind::transient);
-        !ok) {
-      return std::unexpected(ok.error());
-    }
-    impl_->selected_once = true;
-    auto found = detail::parse_internaldates(impl_->session->body());
-    std::erase_if(found, [&](const auto& d) { return d.first < low || d.first > high; });
-    dates.insert(dates.end(), found.begin(), found.end());
-    if (high == last) break;
-    low = high + 1;
+  if (std::any_of(uids.begin(), uids.end(), [](std::int64_t uid) { return uid <= 0; })) {
+    return std::unexpected(error{.kind = error_kind::config, .code = 0, .message = "IMAP FETCH: invalid UID"});
   }
-  return dates;
+  if (uids.empty()) return std::vector<fetched_message>{};
+  if (!impl_->fetcher) impl_->fetcher = std::make_unique<detail::raw_imap_session>(impl_->ep, *impl_->url, impl_->stop);
+  // A connection that sat idle since the last batch may have been dropped by the server (an
+  // autologout, a restart): such a failure is retried once on a new connection. Every command
+  // here is read-only.
+  const bool warm = impl_->fetcher->warm();
+  auto got = impl_->fetch_batch(uids, uidvalidity);
+  if (!got && warm && got.error().kind == error_kind::transient && !impl_->fetcher->warm())
+    got = impl_->fetch_batch(uids, uidvalidity);
+  return got;
+}
+
+std::expected<std::string, error> imap_client::fetch(std::int64_t uid, std::int64_t uidvalidity) {
+  auto got = fetch_many(std::span<const std::int64_t>(&uid, 1), uidvalidity);
+  if (!got) return std::unexpected(got.error());
+  return std::move(got->front().raw);
 }
 
 std::expected<void, error> imap_client::add_flags(std::int64_t uid, std::int64_t uidvalidity,
@@ -265,16 +336,7 @@ std::expected<void, error> imap_client::add_flags(const std::vector<std::int64_t
     return std::unexpected(error{.kind = error_kind::config, .code = 0,
                                  .message = "IMAP STORE: invalid UID or flag list"});
   }
-  // "3,5:9,12": runs of consecutive UIDs collapse to ranges, so the command stays short.
-  std::string set;
-  for (std::size_t i = 0; i < sorted.size();) {
-    std::size_t j = i;
-    while (j + 1 < sorted.size() && sorted[j + 1] <= sorted[j] + 1) ++j;
-    if (!set.empty()) set += ',';
-    set += std::to_string(sorted[i]);
-    if (sorted[j] != sorted[i]) set += ':' + std::to_string(sorted[j]);
-    i = j + 1;
-  }
+  const std::string set = detail::uid_set(sorted);  // runs collapse: "3,5:9,12"
   const std::string command = "UID STORE " + set + " +FLAGS.SILENT (" + std::string(flags) + ")";
   return impl_->run("IMAP UID STORE " + set, impl_->mailbox_url(uidvalidity), command,
                     error_kind::permanent);

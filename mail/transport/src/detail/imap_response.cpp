@@ -137,27 +137,4 @@ std::optional<std::int64_t> parse_imap_date_time(std::string_view t) {
   return days * 86400 + *hour * 3600 + *minute * 60 + *second - offset;
 }
 
-std::vector<std::pair<std::int64_t, std::int64_t>> parse_internaldates(std::string_view response) {
-  std::vector<std::pair<std::int64_t, std::int64_t>> out;
-  std::size_t start = 0;
-  while (start < response.size()) {
-    std::size_t end = response.find('\n', start);
-    if (end == std::string_view::npos) end = response.size();
-    std::string_view line = response.substr(start, end - start);
-    start = end + 1;
-    if (!line.starts_with("* ") || line.find(" FETCH (") == std::string_view::npos) continue;
-    std::size_t u = line.find("UID ");
-    std::size_t d = line.find("INTERNALDATE \"");
-    if (u == std::string_view::npos || d == std::string_view::npos) continue;
-    std::int64_t uid = 0;
-    for (std::size_t i = u + 4; i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i)
-      uid = uid * 10 + (line[i] - '0');
-    std::size_t close = line.find('"', d + 14);
-    if (uid <= 0 || close == std::string_view::npos) continue;
-    if (auto when = parse_imap_date_time(line.substr(d + 14, close - d - 14)))
-      out.emplace_back(uid, *when);
-  }
-  return out;
-}
-
 }  // namespace supportd::transport::detail

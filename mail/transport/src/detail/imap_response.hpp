@@ -21,11 +21,6 @@ namespace supportd::transport::detail {
 [[nodiscard]] std::vector<std::int64_t> parse_search(std::string_view response, std::int64_t low,
                                                      std::int64_t high);
 
-/// UID → INTERNALDATE (unix seconds) from "* n FETCH (UID u INTERNALDATE "dd-Mon-yyyy hh:mm:ss
-/// +zzzz")" lines (RFC 3501 7.4.2, date-time in 9 formal syntax); items may come in any order.
-[[nodiscard]] std::vector<std::pair<std::int64_t, std::int64_t>> parse_internaldates(
-    std::string_view response);
-
 /// RFC 3501 date-time "22-Nov-2026 09:00:00 +0800" (day may be space-padded) as unix seconds.
 [[nodiscard]] std::optional<std::int64_t> parse_imap_date_time(std::string_view text);
 

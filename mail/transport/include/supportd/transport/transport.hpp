@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,6 +51,13 @@ struct mailbox_status {
   std::int64_t messages = 0;
 };
 
+/// One message from imap_client::fetch_many.
+struct fetched_message {
+  std::int64_t uid = 0;
+  std::int64_t internal_date = 0;  // arrival time (RFC 3501 INTERNALDATE), unix seconds; 0 if unknown
+  std::expected<std::string, error> raw;
+};
+
 /// One IMAP mailbox. Not thread-safe; use from one thread.
 class imap_client {
  public:
@@ -66,14 +74,17 @@ class imap_client {
   /// UIDs in the mailbox greater than `after`, ascending (searched in bounded ranges).
   std::expected<std::vector<std::int64_t>, error> uids_after(std::int64_t after,
                                                              std::int64_t uidvalidity);
-  /// The raw message with this UID (pinned to UIDVALIDITY). Note: libcurl 7.88 fetches BODY[],
-  /// which sets \Seen as a side effect.
+  /// The raw messages with these UIDs (pinned to UIDVALIDITY), with their arrival times, in
+  /// the order asked: one EXAMINE and a few UID FETCH round trips for the whole list, on a
+  /// second connection (BODY.PEEK[]: fetching sets no flag). The call fails as a whole when
+  /// the session or the mailbox is unusable (UIDVALIDITY changed, server down); a single
+  /// message fails on its own (permanent) when it is gone or over the 64 MiB limit. When the
+  /// messages add up to more than 64 MiB, only the first ones come (at least one): ask again
+  /// for the rest.
+  std::expected<std::vector<fetched_message>, error> fetch_many(std::span<const std::int64_t> uids,
+                                                                std::int64_t uidvalidity);
+  /// One message: fetch_many of one UID.
   std::expected<std::string, error> fetch(std::int64_t uid, std::int64_t uidvalidity);
-  /// Arrival times (INTERNALDATE, RFC 3501 §2.3.3) of the messages with UIDs in [first, last],
-  /// as (uid, unix seconds) pairs; one round trip per 50 UIDs. Reads no body, so no \\Seen
-  /// side effect.
-  std::expected<std::vector<std::pair<std::int64_t, std::int64_t>>, error> internal_dates(
-      std::int64_t first, std::int64_t last, std::int64_t uidvalidity);
   /// UID STORE uid +FLAGS (flags), e.g. "\\Answered \\Seen".
   /// The same for many messages in one round trip (a UID set, RFC 3501 §9 sequence-set).
   std::expected<void, error> add_flags(const std::vector<std::int64_t>& uids,
