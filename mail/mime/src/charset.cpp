@@ -160,7 +160,7 @@ std::string normalize_label(std::string_view label) {
   return out;
 }
 
-resolved_label resolve_label(std::string_view raw_label) {
+resolved_label resolve_label_uncached(std::string_view raw_label) {
   resolved_label r;
   const std::string label = normalize_label(raw_label);
   if (label.empty()) return r;
@@ -230,6 +230,22 @@ resolved_label resolve_label(std::string_view raw_label) {
     r.kind = label_kind::iconv;
     r.dynamic_name = label;
   }
+  return r;
+}
+
+// resolve_label_uncached(), remembered for the last label seen on this thread: a message names
+// the same charset in its encoded words and its body, and resolving means normalising the label
+// and comparing it with dozens of names.
+resolved_label resolve_label(std::string_view raw_label) {
+  thread_local std::string last_label;
+  thread_local resolved_label last;
+  thread_local bool have_last = false;
+  if (have_last && raw_label == last_label) return last;
+  resolved_label r = resolve_label_uncached(raw_label);
+  have_last = false;  // stays so if an assignment below throws
+  last_label.assign(raw_label);
+  last = r;
+  have_last = true;
   return r;
 }
 

@@ -384,11 +384,17 @@ std::string decode_header_value(std::string_view value) {
     return out;
   }
   std::string out;
-  out.reserve(value.size());
   std::string pending_bytes;       // adjacent same-charset words, decoded together (RFC 2047 §6.2)
   std::string_view pending_charset;
   auto flush = [&] {
-    if (!pending_bytes.empty()) out += detail::convert_to_utf8(pending_bytes, pending_charset).text;
+    if (!pending_bytes.empty()) {
+      detail::converted_text text = detail::convert_to_utf8(pending_bytes, pending_charset);
+      if (out.empty()) {
+        out = std::move(text.text);  // the usual value: one run of encoded words
+      } else {
+        out += text.text;
+      }
+    }
     pending_bytes.clear();
     pending_charset = {};
   };
@@ -412,7 +418,11 @@ std::string decode_header_value(std::string_view value) {
     if (start == std::string_view::npos) break;
     if (!pending_bytes.empty() && !detail::iequals(pending_charset, w.charset)) flush();
     pending_charset = w.charset;
-    pending_bytes += w.bytes;
+    if (pending_bytes.empty()) {
+      pending_bytes.swap(w.bytes);
+    } else {
+      pending_bytes += w.bytes;
+    }
     last_was_word = true;
     pos = w.end;
   }
