@@ -125,6 +125,30 @@ TEST(mime_structure, SameAsMimeticOnRandomMessages) {
   }
 }
 
+TEST(mime_structure, SameAsMimeticWithNulBytes) {
+  // mimetic hands header text on as C strings: a NUL cuts a value (and what folds onto it).
+  std::mt19937 rng(20261123);
+  for (int i = 0; i < 2000; ++i) {
+    std::string text = random_message(rng);
+    for (int k = 0; k < 3 && !text.empty(); ++k) text.insert(rng() % text.size(), 1, '\0');
+    std::string expected;
+    std::string actual;
+    try {
+      expected = with_mimetic(text);
+    } catch (const std::exception& e) {
+      expected = std::string("throws ") + e.what();
+    }
+    try {
+      actual = with_spans(text);
+    } catch (const std::exception& e) {
+      actual = std::string("throws ") + e.what();
+    }
+    ASSERT_EQ(expected, actual) << "message " << i;
+  }
+  const std::string text = "Content-Type: multipart/mixed; boundary=b\n\n--b\nX-A: a\0b\n folded\n\nbody\n--b--\n";
+  EXPECT_EQ(with_mimetic(text), with_spans(text));
+}
+
 TEST(mime_structure, SameAsMimeticAroundTheBlockSize) {
   // Boundary lines that start just before, at and after mimetic's 4096-byte block edge.
   for (std::size_t filler = 4070; filler < 4110; ++filler) {

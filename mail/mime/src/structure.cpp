@@ -6,8 +6,9 @@
 // mimetic's parser reads a header a character at a time into buffers it grows by 128 bytes, and
 // copies every body (attachments included) into its tree a byte at a time through a 4 KiB block,
 // preambles and epilogues too, though only the chosen text part is ever read (together about a
-// fifth of parse time in callgrind). Here headers are split by runs of bytes, the entity tree,
-// its fields and content types are still mimetic's, and a body is found line by line and
+// fifth of parse time in callgrind). Here headers are split by runs of bytes, the entity tree and
+// its fields are still mimetic's, each Content-Type is parsed once into a mimetic ContentType
+// (parse_content_type(), as ContentType::set() parses), and a body is found line by line and
 // recorded as a span of the text.
 //
 // The port keeps mimetic's exact results, quirks included: it models the block (a line is only
@@ -56,7 +57,6 @@ template <typename OnField>
 header_end split_header(std::string_view text, OnField&& on_field) {
   enum class state { init, ignore_line, newline, waiting_name, waiting_value, waiting_folded, name, value };
   header_end out;
-  const bool has_nul = std::memchr(text.data(), '\0', text.size()) != nullptr;
   std::string name;
   std::string value;
   state st = state::init;
@@ -97,10 +97,9 @@ header_end split_header(std::string_view text, OnField&& on_field) {
           continue;
         }
         if (!name.empty()) {
-          if (has_nul) {
-            cut_at_nul(name);
-            cut_at_nul(value);
-          }
+          // A name holds only bytes 33..126; only the value can have a NUL. (Checked per value,
+          // not over `text`: for a part header that is the rest of the message.)
+          cut_at_nul(value);
           on_field(name, value);
           name.clear();
           value.clear();
