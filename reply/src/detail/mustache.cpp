@@ -25,7 +25,10 @@ struct compiled_mustache::impl {
   explicit impl(std::string src) : source(std::move(src)) { parse(); }
 
   void parse() {
-    tmpl = std::make_unique<kainjow::mustache::mustache>(source);
+    // kainjow's parser grows every node's children with push_back (one node per whitespace
+    // character), so up to half of each vector is spare capacity; a copy holds them at exact size.
+    const kainjow::mustache::mustache parsed{source};
+    tmpl = std::make_unique<kainjow::mustache::mustache>(parsed);
     tmpl->set_custom_escape([](const std::string& s) { return s; });
   }
 
