@@ -27,7 +27,8 @@ void write(level lv, std::string_view message) {
   if (static_cast<int>(lv) > min_level) return;
   std::string line;
   if (to_journal) {
-    line = "<" + std::to_string(static_cast<int>(lv)) + ">";
+    // Appended, not "<" + ...: GCC 12 at -O3 warns falsely on that (-Wrestrict, PR 105329).
+    line.append("<").append(std::to_string(static_cast<int>(lv))).append(">");
   } else {
     static constexpr const char* names[] = {"", "", "", "error", "warning", "", "info", "debug"};
     line = std::string(names[static_cast<int>(lv)]) + ": ";

@@ -1,6 +1,8 @@
 #include "detail/idle_session.hpp"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <utility>
 
 #include "detail/imap_target.hpp"
@@ -28,8 +30,14 @@ bool idle_session::has_capability(const std::string& name) const {
 }
 
 void idle_session::send(std::vector<action>& out, const std::string& command, phase next) {
-  pending_tag_ = "w" + std::to_string(next_tag_++);
-  out.push_back(action{.what = action::kind::send, .text = pending_tag_ + " " + command + "\r\n"});
+  // Built in a buffer, not as "w" + ...: GCC 12 at -O3 warns falsely on string concatenation
+  // and assignment here (-Wrestrict, PR 105329).
+  std::array<char, 24> tag{'w'};
+  const auto end = std::to_chars(tag.data() + 1, tag.data() + tag.size(), next_tag_++).ptr;
+  pending_tag_ = std::string(tag.data(), end);
+  std::string text(tag.data(), end);
+  text.append(" ").append(command).append("\r\n");
+  out.push_back(action{.what = action::kind::send, .text = std::move(text)});
   phase_ = next;
 }
 

@@ -371,7 +371,8 @@ std::expected<std::string, error> raw_imap_session::command(
     close();  // the stream is out of step or gone: never reuse it
     return std::unexpected(std::move(e));
   };
-  const std::string tag = "S" + std::to_string(++commands_);
+  std::string tag = "S";  // appended, not "S" + ...: GCC 12 -O3 warns falsely (-Wrestrict, PR 105329)
+  tag += std::to_string(++commands_);
   std::string line;
   line.reserve(tag.size() + text.size() + 3);
   line.append(tag).append(" ").append(text).append("\r\n");
