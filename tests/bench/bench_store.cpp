@@ -8,7 +8,8 @@
 //
 // The fill uses direct SQL in one transaction (the schema comes from store::store itself), so
 // it takes seconds rather than the hours a million API calls would. An existing database of
-// the right size is reused: scripts/bench.sh keeps it in the build folder.
+// the right size is reused: scripts/bench.sh keeps it in the build folder. The file is read once
+// before timing, so the page cache holds it as it holds a running daemon's store.
 // The last lines are "figure<TAB>name<TAB>value<TAB>unit<TAB>target" for scripts/bench.sh.
 
 #include <time.h>
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
@@ -208,6 +210,15 @@ int main(int argc, char** argv) {
                   static_cast<double>(fs::file_size(db)) / 1e6);
     }
 
+    // A running daemon's store is in the page cache; a database filled hours ago (or evicted by
+    // a build) is not, and its first lookups measured the disk: 987 us by Message-ID cold,
+    // 22 us warm, on this VM. Read the file once so every run measures the store.
+    {
+      std::ifstream warm(db, std::ios::binary);
+      std::vector<char> chunk(1 << 20);
+      while (warm.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || warm.gcount() > 0) {
+      }
+    }
     store::store s(db);
     std::mt19937_64 rng(42);
     std::uniform_int_distribution<std::int64_t> pick(1, threads);
