@@ -105,22 +105,22 @@ std::string random_message(std::mt19937& rng) {
   return out;
 }
 
+// What a parser makes of a message, or what it threw.
+template <typename Parser>
+std::string outcome(Parser parse, const std::string& text) {
+  try {
+    return parse(text);
+  } catch (const std::exception& e) {
+    return std::string("throws ") + e.what();
+  }
+}
+
 TEST(mime_structure, SameAsMimeticOnRandomMessages) {
   std::mt19937 rng(20261122);
   for (int i = 0; i < 3000; ++i) {
     const std::string text = random_message(rng);
-    std::string expected;
-    std::string actual;
-    try {
-      expected = with_mimetic(text);
-    } catch (const std::exception& e) {
-      expected = std::string("throws ") + e.what();
-    }
-    try {
-      actual = with_spans(text);
-    } catch (const std::exception& e) {
-      actual = std::string("throws ") + e.what();
-    }
+    const std::string expected = outcome(with_mimetic, text);
+    const std::string actual = outcome(with_spans, text);
     ASSERT_EQ(expected, actual) << "message " << i << ":\n" << text;
   }
 }
@@ -131,18 +131,8 @@ TEST(mime_structure, SameAsMimeticWithNulBytes) {
   for (int i = 0; i < 2000; ++i) {
     std::string text = random_message(rng);
     for (int k = 0; k < 3 && !text.empty(); ++k) text.insert(rng() % text.size(), 1, '\0');
-    std::string expected;
-    std::string actual;
-    try {
-      expected = with_mimetic(text);
-    } catch (const std::exception& e) {
-      expected = std::string("throws ") + e.what();
-    }
-    try {
-      actual = with_spans(text);
-    } catch (const std::exception& e) {
-      actual = std::string("throws ") + e.what();
-    }
+    const std::string expected = outcome(with_mimetic, text);
+    const std::string actual = outcome(with_spans, text);
     ASSERT_EQ(expected, actual) << "message " << i;
   }
   const std::string text = "Content-Type: multipart/mixed; boundary=b\n\n--b\nX-A: a\0b\n folded\n\nbody\n--b--\n";

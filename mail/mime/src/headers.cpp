@@ -201,9 +201,10 @@ bool needs_decoding(std::string_view value) noexcept {
 
 namespace {
 
-// Offset of the first C0 control or DEL, or the size: eight bytes at a time, since it runs over
-// every header value.
-std::size_t first_control(std::string_view s) noexcept {
+// Offset of the first C0 control or DEL (with `stop_at_8bit`, also of the first 8-bit byte), or
+// the size: eight bytes at a time, since it runs over every header value.
+template <bool stop_at_8bit>
+std::size_t clean_prefix(std::string_view s) noexcept {
   constexpr std::uint64_t ones = 0x0101010101010101ULL;
   constexpr std::uint64_t high = 0x8080808080808080ULL;
   std::size_t i = 0;
@@ -213,32 +214,11 @@ std::size_t first_control(std::string_view s) noexcept {
     const std::uint64_t below_space = (w - ones * 0x20) & ~w & high;  // a byte < 0x20
     const std::uint64_t del = w ^ (ones * 0x7F);
     const std::uint64_t is_del = (del - ones) & ~del & high;  // a byte == 0x7F
-    if ((below_space | is_del) != 0) break;
+    if (((stop_at_8bit ? w & high : 0) | below_space | is_del) != 0) break;
   }
   for (; i < s.size(); ++i) {
     const auto uc = static_cast<unsigned char>(s[i]);
-    if (uc < 0x20 || uc == 0x7F) return i;
-  }
-  return s.size();
-}
-
-// Offset of the first byte that is not printable ASCII (a C0 control, DEL or an 8-bit byte),
-// or the size: ascii_prefix() and first_control() in one pass.
-std::size_t printable_ascii_prefix(std::string_view s) noexcept {
-  constexpr std::uint64_t ones = 0x0101010101010101ULL;
-  constexpr std::uint64_t high = 0x8080808080808080ULL;
-  std::size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, s.data() + i, sizeof w);
-    const std::uint64_t below_space = (w - ones * 0x20) & ~w & high;  // a byte < 0x20
-    const std::uint64_t del = w ^ (ones * 0x7F);
-    const std::uint64_t is_del = (del - ones) & ~del & high;  // a byte == 0x7F
-    if (((w & high) | below_space | is_del) != 0) break;
-  }
-  for (; i < s.size(); ++i) {
-    const auto uc = static_cast<unsigned char>(s[i]);
-    if (uc < 0x20 || uc >= 0x7F) return i;
+    if (uc < 0x20 || uc == 0x7F || (stop_at_8bit && uc > 0x7F)) return i;
   }
   return s.size();
 }
@@ -246,12 +226,12 @@ std::size_t printable_ascii_prefix(std::string_view s) noexcept {
 }  // namespace
 
 bool is_plain_header_text(std::string_view value) noexcept {
-  return printable_ascii_prefix(value) == value.size() && value.find("=?") == std::string_view::npos;
+  return clean_prefix<true>(value) == value.size() && value.find("=?") == std::string_view::npos;
 }
 
 void sanitize_header_text(std::string& s) {
   // Almost every value is clean: find the first control character before rewriting anything.
-  if (first_control(s) == s.size()) return;
+  if (clean_prefix<false>(s) == s.size()) return;
   std::size_t w = 0;
   for (char c : s) {
     const auto uc = static_cast<unsigned char>(c);

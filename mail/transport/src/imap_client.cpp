@@ -297,7 +297,7 @@ std::expected<std::vector<fetched_message>, error> imap_client::impl::fetch_batc
 std::expected<std::vector<fetched_message>, error> imap_client::fetch_many(std::span<const std::int64_t> uids,
                                                                           std::int64_t uidvalidity) {
   if (auto bad = impl_->unusable()) return std::unexpected(*bad);
-  if (std::any_of(uids.begin(), uids.end(), [](std::int64_t uid) { return uid <= 0; })) {
+  if (std::ranges::any_of(uids, [](std::int64_t uid) { return uid <= 0; })) {
     return std::unexpected(error{.kind = error_kind::config, .code = 0, .message = "IMAP FETCH: invalid UID"});
   }
   if (uids.empty()) return std::vector<fetched_message>{};
@@ -330,13 +330,11 @@ std::expected<void, error> imap_client::add_flags(const std::vector<std::int64_t
   // or inject a second command.
   const bool bad_flags = flags.empty() || flags.find_first_of(std::string_view("(){}\"%*]\r\n\0", 12)) !=
                                               std::string_view::npos;
-  std::vector<std::int64_t> sorted(uids);
-  std::sort(sorted.begin(), sorted.end());
-  if (sorted.empty() || sorted.front() <= 0 || bad_flags) {
+  if (uids.empty() || std::ranges::any_of(uids, [](std::int64_t uid) { return uid <= 0; }) || bad_flags) {
     return std::unexpected(error{.kind = error_kind::config, .code = 0,
                                  .message = "IMAP STORE: invalid UID or flag list"});
   }
-  const std::string set = detail::uid_set(sorted);  // runs collapse: "3,5:9,12"
+  const std::string set = detail::uid_set(uids);  // sorted, runs collapsed: "3,5:9,12"
   const std::string command = "UID STORE " + set + " +FLAGS.SILENT (" + std::string(flags) + ")";
   return impl_->run("IMAP UID STORE " + set, impl_->mailbox_url(uidvalidity), command,
                     error_kind::permanent);

@@ -15,12 +15,11 @@ namespace {
 //    dropped before release (curl PR #11590): Curl_pp_readresp() (lib/pingpong.c) passes every
 //    chunk it reads to Curl_bump_headersize() (lib/http.c), which fails the transfer with
 //    "Too large response headers" (CURLE_RECV_ERROR) once one transfer's reads pass 300 KiB
-//    (MAX_HTTP_RESP_HEADER_SIZE), and at once for a single read that large. The read that
-//    brings in a FETCH response line also brings whatever part of the message literal is
-//    already in the socket buffer, up to the whole buffer. With 512 KiB, any message over
-//    300 KiB failed to fetch as soon as TCP had grown the receive window (after earlier large
-//    transfers on the same connection). 256 KiB keeps one read, plus the few KB of greeting,
-//    CAPABILITY, LOGIN and SELECT a transfer on a new connection adds, under that limit.
+//    (MAX_HTTP_RESP_HEADER_SIZE), and at once for a single read that large. With 512 KiB,
+//    messages over 300 KiB failed to fetch once TCP had grown the receive window (bodies now
+//    come over raw_imap_session, which reads past libcurl's pingpong). 256 KiB keeps one read,
+//    plus the few KB of greeting, CAPABILITY, LOGIN and SELECT a transfer on a new connection
+//    adds, under that limit.
 constexpr long buffer_size = 256L * 1024L;
 // The default 118 s would drop the logged-in session between two polls a few minutes apart.
 constexpr long max_connection_age_s = 600L;
@@ -75,7 +74,6 @@ bool curl_session::stop_requested() const { return stop_ != nullptr && stop_->lo
 outcome curl_session::perform() {
   outcome out;
   body_.clear();
-  overflow_ = false;
   errbuf_[0] = '\0';
   if (handle_ == nullptr) {
     out.code = CURLE_FAILED_INIT;
@@ -94,10 +92,7 @@ outcome curl_session::perform() {
 std::size_t curl_session::on_write(char* data, std::size_t size, std::size_t count, void* self) {
   auto* session = static_cast<curl_session*>(self);
   const std::size_t bytes = size * count;
-  if (session->body_.size() + bytes > max_body) {
-    session->overflow_ = true;
-    return 0;  // CURLE_WRITE_ERROR
-  }
+  if (session->body_.size() + bytes > max_body) return 0;  // CURLE_WRITE_ERROR
   session->body_.append(data, bytes);
   return bytes;
 }

@@ -25,7 +25,8 @@ struct outcome {
 
 class curl_session {
  public:
-  /// Largest response body kept (a fetched message); more fails the transfer.
+  /// Largest response body kept; more fails the transfer (CURLE_WRITE_ERROR). Also the limit
+  /// on one fetched message (raw_imap_session).
   static constexpr std::size_t max_body = 64U * 1024U * 1024U;
 
   curl_session(const endpoint& ep, const parsed_url& url, const std::atomic<bool>* stop);
@@ -41,8 +42,6 @@ class curl_session {
   [[nodiscard]] const std::string& body() const { return body_; }
   /// True when the caller's stop flag is set.
   [[nodiscard]] bool stop_requested() const;
-  /// True when the last transfer hit max_body.
-  [[nodiscard]] bool body_overflowed() const { return overflow_; }
 
  private:
   static std::size_t on_write(char* data, std::size_t size, std::size_t count, void* self);
@@ -51,7 +50,6 @@ class curl_session {
   CURL* handle_ = nullptr;
   const std::atomic<bool>* stop_ = nullptr;
   std::string body_;
-  bool overflow_ = false;
   std::string user_;
   std::string password_;
   std::string ca_file_;
